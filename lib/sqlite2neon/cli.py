@@ -1,0 +1,129 @@
+"""The command line: `sqlite2neon run`, `sqlite2neon demo`, `sqlite2neon embedded`.
+
+    $ sqlite2neon run -f params/mental.yaml -p if_exists truncate
+    $ sqlite2neon demo
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .config import Params, project_root, resolve_path
+from .errors import RunbookError
+
+EXIT_FAILED = 1  # the run ran and did not pass
+EXIT_USAGE = 2  # bad parameters or input: nothing was run
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"sqlite2neon: {message}", err=True)
+    sys.exit(code)
+
+
+def parameter_options(fn):
+    """`-f FILE` and repeatable `-p KEY VALUE`, spelt as papermill spells them."""
+    fn = click.option("-p", "--parameters", "pairs", nargs=2, multiple=True, metavar="KEY VALUE",
+                      help="Set one parameter (repeatable), e.g. -p if_exists truncate.")(fn)
+    fn = click.option("-f", "--parameters-file", "params_file", type=click.Path(dir_okay=False),
+                      help="YAML parameter file, e.g. params/demo.yaml.")(fn)
+    return fn
+
+
+def load_params(params_file: str | None, pairs: tuple[tuple[str, str], ...], **fixed) -> Params:
+    overrides = {**fixed, **dict(pairs)}
+    return Params.load(params_file, overrides)
+
+
+def _report(outcome) -> None:
+    if outcome.status == "passed":
+        click.echo(f"run passed; record: {outcome.run_dir}")
+        return
+    click.echo(f"sqlite2neon: {outcome.error}", err=True)
+    where = outcome.failed_notebook or outcome.run_dir
+    click.echo(f"run failed; record: {outcome.run_dir} (see {where})", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sqlite2neon")
+def main() -> None:
+    """Move an app's SQLite database into Neon or any PostgreSQL 14+, step by step, with a record."""
+
+
+@main.command()
+@parameter_options
+def run(params_file, pairs) -> None:
+    """Run the runbook's notebooks in order with papermill; stop at the first failure.
+
+    Example: sqlite2neon run -f params/mental.yaml -p if_exists truncate
+    """
+    from .runner import run_notebooks
+
+    try:
+        params = load_params(params_file, pairs)
+    except RunbookError as exc:
+        _fail(str(exc))
+    click.echo(f"running the runbook for {params.name!r} on {resolve_path(params.sqlite_path)}")
+    outcome = run_notebooks(params)
+    _report(outcome)
+    sys.exit(0 if outcome.status == "passed" else EXIT_FAILED)
+
+
+@main.command()
+@click.option("--items", default=3000, show_default=True, help="How many mental_items the demo database holds.")
+@parameter_options
+def demo(items, params_file, pairs) -> None:
+    """Make a demo SQLite database of the mental_items app and migrate it into the embedded Postgres.
+
+    The demo replaces the tables its previous run loaded (if_exists=truncate).
+
+    Example: sqlite2neon demo
+    """
+    from .demo import make_demo_db
+    from .runner import run_notebooks
+
+    try:
+        params = load_params(params_file or str(project_root() / "params" / "demo.yaml"),
+                             (("if_exists", "truncate"), *pairs))
+    except RunbookError as exc:
+        _fail(str(exc))
+    db = make_demo_db(resolve_path(params.sqlite_path), items=items)
+    click.echo(f"demo database: {db} ({items} items)")
+    outcome = run_notebooks(params)
+    _report(outcome)
+    sys.exit(0 if outcome.status == "passed" else EXIT_FAILED)
+
+
+@main.group()
+def embedded() -> None:
+    """The embedded PostgreSQL used when no database URL is given."""
+
+
+@embedded.command("status")
+@click.option("--dir", "home", default=".sqlite2neon/postgres", show_default=True, help="Where it keeps its data.")
+def embedded_status(home) -> None:
+    """Say whether the embedded server runs, and its URL.
+
+    Example: sqlite2neon embedded status
+    """
+    from .embedded import is_running, url_for
+
+    port = is_running(resolve_path(home))
+    click.echo(f"running: {url_for(port)}" if port else "not running")
+
+
+@embedded.command("stop")
+@click.option("--dir", "home", default=".sqlite2neon/postgres", show_default=True, help="Where it keeps its data.")
+def embedded_stop(home) -> None:
+    """Stop the embedded server (its data stays; the next run starts it again).
+
+    Example: sqlite2neon embedded stop
+    """
+    from .embedded import stop
+
+    click.echo("stopped" if stop(resolve_path(home)) else "was not running")
+
+
+if __name__ == "__main__":
+    main()

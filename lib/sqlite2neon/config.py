@@ -1,0 +1,215 @@
+"""The runbook's parameters: one definition, shared by the CLI, the notebooks and the tests.
+
+    >>> p = Params.load("params/demo.yaml", overrides={"if_exists": "truncate"})
+    >>> p.if_exists
+    'truncate'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from .errors import ConfigError
+
+IF_EXISTS = ("fail", "truncate", "append")
+# Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
+CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
+TARGET_TYPES = (
+    "text", "bigint", "integer", "double precision", "boolean", "timestamptz",
+    "date", "jsonb", "bytea",
+)
+
+
+@dataclass
+class Params:
+    """Every parameter of the runbook, with the defaults that run the demo."""
+
+    name: str = "demo"
+    sqlite_path: str = "data/demo.db"
+    database_url: str = ""
+    database_url_direct: str = ""
+    env_file: str = ".env"
+    target_schema: str = "public"
+    tables: list[str] = field(default_factory=list)
+    if_exists: str = "fail"
+    dry_run: bool = False
+    column_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    storage_budget_mb: int = 512
+    batch_rows: int = 100_000
+    connect_retries: int = 5
+    connect_timeout: int = 10
+    allow_insecure: bool = False
+    embedded_dir: str = ".sqlite2neon/postgres"
+    run_dir: str = ""
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], *, origin: str = "parameters") -> "Params":
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter {', '.join(map(repr, unknown))} in {origin}; "
+                f"valid parameters: {', '.join(cls.names())}"
+            )
+        defaults = cls()
+        kwargs = {}
+        for name, value in values.items():
+            kwargs[name] = _coerce(name, value, getattr(defaults, name))
+        params = cls(**kwargs)
+        params.validate()
+        return params
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> "Params":
+        values: dict[str, Any] = {}
+        if path:
+            path = Path(path)
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except FileNotFoundError:
+                raise ConfigError(f"parameter file {path} does not exist") from None
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"parameter file {path} is not valid YAML: {_first_line(exc)}") from None
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"parameter file {path} must hold a mapping of parameter: value")
+            values.update(loaded)
+            origin = str(path)
+        else:
+            origin = "parameters"
+        values.update(overrides or {})
+        return cls.from_mapping(values, origin=origin)
+
+    @classmethod
+    def from_notebook(cls, namespace: dict[str, Any]) -> "Params":
+        """The parameters a notebook's `parameters` cell (and papermill) defined."""
+        return cls.from_mapping({k: namespace[k] for k in cls.names() if k in namespace})
+
+    def validate(self) -> None:
+        if self.if_exists not in IF_EXISTS:
+            raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)}, not {self.if_exists!r}")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
+            raise ConfigError(f"name must be letters, digits, '.', '_' or '-', not {self.name!r}")
+        if self.batch_rows < 1:
+            raise ConfigError("batch_rows must be at least 1")
+        if self.connect_retries < 0 or self.connect_timeout < 1:
+            raise ConfigError("connect_retries must be >= 0 and connect_timeout >= 1")
+        for key, spec in self.column_overrides.items():
+            if "." not in key or not isinstance(spec, dict):
+                raise ConfigError(
+                    f"column_overrides key {key!r} must be 'table.column' mapping to {{type: ..., convert: ...}}"
+                )
+            bad = set(spec) - {"type", "convert"}
+            if bad:
+                raise ConfigError(f"column_overrides[{key!r}] has unknown field(s) {sorted(bad)}; use type, convert")
+            if "convert" in spec and spec["convert"] not in CONVERSIONS:
+                raise ConfigError(
+                    f"column_overrides[{key!r}].convert must be one of {', '.join(CONVERSIONS)}"
+                )
+            if "type" in spec and spec["type"] not in TARGET_TYPES:
+                raise ConfigError(
+                    f"column_overrides[{key!r}].type must be one of {', '.join(TARGET_TYPES)}"
+                )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def redacted(self) -> dict[str, Any]:
+        """The parameters as they may be written into a record: passwords removed."""
+        values = self.as_dict()
+        for key in ("database_url", "database_url_direct"):
+            values[key] = redact_url(values[key])
+        return values
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Papermill's `-p` and YAML give strings and numbers; turn them into the field's type."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if isinstance(default, list):
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)):
+            return [str(v) for v in value]
+        raise ConfigError(f"{name} must be a list, not {value!r}")
+    if isinstance(default, dict):
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a mapping, not {value!r}")
+        return value
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def redact_url(url: str) -> str:
+    """A connection URL with its password replaced, safe for any record or message.
+
+    >>> redact_url("postgresql://app:s3cret@ep-x.neon.tech/db?sslmode=require")
+    'postgresql://app:***@ep-x.neon.tech/db?sslmode=require'
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The checkout the runbook lives in: where `params/` and `notebooks/` sit.
+
+    Notebooks opened in JupyterLab run with `notebooks/` as their working directory; the CLI
+    runs from wherever it is called. Both resolve relative paths against this root.
+    """
+    env = os.environ.get("SQLITE2NEON_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "notebooks").is_dir() and (candidate / "params").is_dir():
+            return candidate
+    return here
+
+
+def resolve_path(path: str | Path, root: Path | None = None) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (root or project_root()) / path

@@ -1,0 +1,88 @@
+"""A SQLite database of the shape the runbook was first written for: a personal app's
+`mental_items` (cuid2 text ids, unix-second timestamps, JSON tags in text) and their events.
+
+    >>> make_demo_db(Path("data/demo.db"), items=3000, seed=7)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import string
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE mental_items (
+    id TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'thought',
+    title TEXT NOT NULL,
+    body TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    priority INTEGER NOT NULL DEFAULT 0,
+    resolved INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    resolved_at INTEGER
+);
+CREATE INDEX mental_items_created_at_idx ON mental_items (created_at);
+CREATE INDEX mental_items_open_idx ON mental_items (kind, priority) WHERE resolved = 0;
+CREATE TABLE item_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id TEXT NOT NULL REFERENCES mental_items (id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    note TEXT,
+    at INTEGER NOT NULL
+);
+CREATE INDEX item_events_item_idx ON item_events (item_id);
+"""
+
+KINDS = ["thought", "task", "worry", "idea", "question"]
+TAGS = ["work", "home", "health", "money", "family", "later", "urgent", "café", "日本", "🙂", "q\"uote", "back\\slash"]
+WORDS = ["call", "plan", "think", "write", "review", "renew", "fix", "ask", "buy", "read", "über", "naïve", "😀", "你好"]
+START = 1_577_836_800  # 2020-01-01 UTC
+SPAN = 5 * 365 * 86_400
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def cuid2(rng: random.Random) -> str:
+    """A 24-character cuid2-shaped id: a letter, then lower-case letters and digits."""
+    return rng.choice(string.ascii_lowercase) + "".join(rng.choice(_ALPHABET) for _ in range(23))
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def make_demo_db(path: Path, *, items: int = 3000, seed: int = 7) -> Path:
+    """Write a fresh demo database at `path` (replacing one that is there)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    rng = random.Random(seed)
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(SCHEMA)
+        item_rows, event_rows = [], []
+        for i in range(items):
+            created = START + rng.randrange(SPAN)
+            updated = created + rng.randrange(0, 30 * 86_400)
+            resolved = rng.random() < 0.4
+            resolved_at = updated + rng.randrange(0, 86_400) if resolved else None
+            tags = rng.sample(TAGS, rng.randrange(0, 4))
+            body = None if rng.random() < 0.25 else _text(rng, rng.randrange(3, 40)) + ("\nline two" if i % 17 == 0 else "")
+            title = _text(rng, rng.randrange(1, 6)) + (" ,\"quoted\", " if i % 53 == 0 else "")
+            item_id = cuid2(rng)
+            item_rows.append((item_id, rng.choice(KINDS), title, body, json.dumps(tags, ensure_ascii=i % 2 == 0),
+                              rng.randrange(0, 4), int(resolved), created, updated, resolved_at))
+            for _ in range(rng.randrange(0, 3)):
+                event_rows.append((item_id, rng.choice(["created", "edited", "snoozed", "resolved"]),
+                                   None if rng.random() < 0.5 else _text(rng, 3), created + rng.randrange(0, 86_400)))
+        con.executemany("INSERT INTO mental_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", item_rows)
+        con.executemany("INSERT INTO item_events (item_id, event, note, at) VALUES (?, ?, ?, ?)", event_rows)
+        con.commit()
+    finally:
+        con.close()
+    return path

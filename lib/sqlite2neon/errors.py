@@ -1,0 +1,37 @@
+"""Errors the runbook raises on purpose. Each message is one line that says what is wrong and
+what to do; the CLI prints it as it is and exits non-zero."""
+
+
+class RunbookError(Exception):
+    """Base of every error that stops the runbook with a message meant for the user."""
+
+    def __str__(self) -> str:
+        return " ".join(super().__str__().split())
+
+
+class ConfigError(RunbookError):
+    """A parameter or parameter file is wrong."""
+
+
+class SourceError(RunbookError):
+    """The SQLite source is missing, unreadable or not a database."""
+
+
+class TargetError(RunbookError):
+    """The Postgres target cannot be reached or used."""
+
+
+class PreflightFailed(RunbookError):
+    """A preflight check failed; nothing was written to the target."""
+
+
+class TargetNotEmpty(RunbookError):
+    """A target table already holds rows and `if_exists` is `fail`."""
+
+
+class VerificationFailed(RunbookError):
+    """Source and target differ."""
+
+
+class DryRunStop(RunbookError):
+    """`dry_run` is set: the runbook stops after the plan."""

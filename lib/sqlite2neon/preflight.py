@@ -1,0 +1,221 @@
+"""Step 00, preflight: is the target the right one, reachable, safe and ready? Nothing is written.
+
+    >>> report = run_preflight(Params())
+    >>> report.frame()           # PASS / WARN / FAIL, one row per check
+    >>> report.raise_for_failures()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from .config import Params, resolve_path
+from .connect import (
+    Target, connect_timed, host_of, is_local_host, redact_url, resolve_target, scrub, sslmode_of,
+)
+from .errors import PreflightFailed, RunbookError
+from .plan import target_name
+from .source import check_sqlite_file, table_names
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+SECURE_SSLMODES = {"require", "verify-ca", "verify-full"}
+MIN_SERVER_VERSION = 140000
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass
+class PreflightReport:
+    target: str  # redacted URL
+    target_kind: str
+    checks: list[Check] = field(default_factory=list)
+    connect_seconds: float | None = None
+    server_version: str | None = None
+
+    def add(self, name: str, status: str, detail: str) -> Check:
+        check = Check(name, status, detail)
+        self.checks.append(check)
+        return check
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            first = self.failed[0]
+            more = f" (and {len(self.failed) - 1} more failed check(s))" if len(self.failed) > 1 else ""
+            raise PreflightFailed(f"preflight failed: {first.name}: {first.detail}{more}")
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(c) for c in self.checks])
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def run_preflight(params: Params, target: Target | None = None) -> PreflightReport:
+    """Every check, in order; a check that cannot run because an earlier one failed is not run."""
+    source = resolve_path(params.sqlite_path)
+    try:
+        target = target or resolve_target(params)
+    except RunbookError as exc:
+        report = PreflightReport(redact_url(params.database_url), "unknown")
+        _check_source(report, source, params)
+        report.add("target URL", FAIL, str(exc))
+        return report
+    report = PreflightReport(target.display, target.kind)
+    _check_source(report, source, params)
+    report.add("target URL", PASS, f"{target.kind} target {target.display} (from {target.url_source})")
+    _check_endpoint(report, target)
+    _check_tls(report, target, params)
+    if report.failed:
+        return report
+    try:
+        conn, seconds = connect_timed(target.direct_url, params, autocommit=True)
+    except RunbookError as exc:
+        report.add("connect", FAIL, str(exc))
+        return report
+    report.connect_seconds = seconds
+    report.add("connect", PASS, f"first connection in {seconds * 1000:.0f} ms (retries allowed: {params.connect_retries})")
+    with conn:
+        try:
+            _check_server(report, conn, target)
+            _check_privileges(report, conn, params)
+            _check_existing(report, conn, params, _source_tables(source, params))
+        except psycopg.Error as exc:
+            report.add("target queries", FAIL, scrub(str(exc).splitlines()[0], target.secrets))
+    return report
+
+
+def _check_source(report: PreflightReport, source, params: Params) -> None:
+    try:
+        check_sqlite_file(source)
+    except RunbookError as exc:
+        report.add("source file", FAIL, str(exc))
+        return
+    size_mb = source.stat().st_size / 1e6
+    report.add("source file", PASS, f"{source} ({size_mb:.1f} MB), opened read-only")
+    budget = params.storage_budget_mb
+    # Postgres usually stores an app's SQLite data in 1 to 2 times the space: estimate with 2.
+    estimate = size_mb * 2
+    if size_mb > budget:
+        report.add("storage budget", FAIL, f"source is {size_mb:.1f} MB, over the budget of {budget} MB; raise storage_budget_mb or pick a larger plan")
+    elif estimate > budget:
+        report.add("storage budget", WARN, f"source {size_mb:.1f} MB may need up to {estimate:.0f} MB in Postgres; budget {budget} MB")
+    else:
+        report.add("storage budget", PASS, f"source {size_mb:.1f} MB, estimate up to {estimate:.0f} MB of a {budget} MB budget")
+
+
+def _check_endpoint(report: PreflightReport, target: Target) -> None:
+    if target.kind == "embedded":
+        report.add("endpoint", PASS, "embedded PostgreSQL on 127.0.0.1; one endpoint for loading and DDL")
+        return
+    if target.pooled and target.direct_source == "derived":
+        report.add("endpoint", PASS, f"pooled URL given; loading and DDL use the direct host {target.direct_host} (derived by removing -pooler)")
+    elif target.direct_source == "DATABASE_URL_DIRECT":
+        report.add("endpoint", PASS, f"loading and DDL use the direct URL {target.display} (DATABASE_URL_DIRECT)")
+    elif target.kind == "neon":
+        report.add("endpoint", PASS, f"direct Neon endpoint {target.direct_host}: right for bulk loading and DDL")
+    else:
+        report.add("endpoint", PASS, f"host {target.direct_host}")
+    if "-pooler" in target.direct_host:
+        report.add("endpoint", FAIL, "the URL used for loading is a pooled (-pooler) endpoint; set DATABASE_URL_DIRECT to the direct one")
+
+
+def _check_tls(report: PreflightReport, target: Target, params: Params) -> None:
+    host = host_of(target.direct_url)
+    mode = sslmode_of(target.direct_url)
+    if is_local_host(host):
+        report.add("TLS", PASS, f"local host {host or 'socket'}; TLS {'sslmode=' + mode if mode else 'not required'}")
+    elif mode in SECURE_SSLMODES:
+        report.add("TLS", PASS, f"sslmode={mode}")
+    elif params.allow_insecure:
+        report.add("TLS", WARN, f"sslmode={mode or 'unset'} to a remote host, allowed by allow_insecure")
+    else:
+        report.add("TLS", FAIL, f"sslmode={mode or 'unset'} to remote host {host}: add ?sslmode=require to the URL (Neon requires TLS)")
+
+
+def _check_server(report: PreflightReport, conn, target: Target) -> None:
+    num = int(conn.execute("SHOW server_version_num").fetchone()[0])
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    report.server_version = version
+    if num >= MIN_SERVER_VERSION:
+        report.add("server version", PASS, f"PostgreSQL {version}")
+    else:
+        report.add("server version", FAIL, f"PostgreSQL {version} is older than 14, which this runbook needs")
+    ssl = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    if ssl and ssl[0]:
+        report.add("TLS in use", PASS, f"connection encrypted ({ssl[1]})")
+    elif not is_local_host(target.direct_host):
+        report.add("TLS in use", WARN, "connection is not encrypted")
+
+
+def _check_privileges(report: PreflightReport, conn, params: Params) -> None:
+    schema = params.target_schema
+    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
+    if exists:
+        ok = conn.execute("SELECT has_schema_privilege(current_user, %s, 'CREATE')", [schema]).fetchone()[0]
+        what = f"schema {schema}"
+    else:
+        ok = conn.execute("SELECT has_database_privilege(current_user, current_database(), 'CREATE')").fetchone()[0]
+        what = f"database (schema {schema} will be created)"
+    user = conn.execute("SELECT current_user").fetchone()[0]
+    if ok:
+        report.add("privileges", PASS, f"role {user} may CREATE in the {what}")
+    else:
+        report.add("privileges", FAIL, f"role {user} may not CREATE in the {what}; grant it or choose another target_schema")
+
+
+def _source_tables(source, params: Params) -> set[str]:
+    """Target names of the source tables this run will load (empty when the source is unreadable)."""
+    try:
+        names = table_names(source)
+    except RunbookError:
+        return set()
+    chosen = [n for n in names if not params.tables or n in params.tables]
+    return {target_name(n) for n in chosen}
+
+
+def _check_existing(report: PreflightReport, conn, params: Params, source_tables: set[str]) -> None:
+    rows = conn.execute(
+        "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY 1",
+        [params.target_schema],
+    ).fetchall()
+    filled = {}
+    for name, _estimate in rows:
+        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(params.target_schema, name))).fetchone()[0]:
+            filled[name] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(params.target_schema, name))).fetchone()[0]
+    relevant = {k: v for k, v in filled.items() if k in source_tables}
+    if not rows:
+        report.add("existing tables", PASS, f"schema {params.target_schema} has no tables yet")
+    elif not relevant:
+        report.add("existing tables", PASS, f"{len(rows)} table(s) in {params.target_schema}, all empty")
+    else:
+        listed = ", ".join(f"{k} ({v} rows)" for k, v in relevant.items())
+        if params.if_exists == "fail":
+            report.add("existing tables", FAIL, f"already holding rows: {listed}; nothing will be overwritten: "
+                       "set if_exists to truncate or append to load anyway")
+        else:
+            report.add("existing tables", WARN, f"already holding rows: {listed}; if_exists={params.if_exists}")
+
+
+def step(params: Params) -> PreflightReport:
+    """The preflight notebook's work: every check, kept in the run directory."""
+    from . import record
+
+    report = run_preflight(params)
+    record.write(record.run_dir_for(params), "preflight.json", report.to_json())
+    return report

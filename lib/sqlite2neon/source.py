@@ -1,0 +1,398 @@
+"""Step 01, inspect the source: what the SQLite file declares and what it really stores.
+
+The file is opened read-only, always: by DuckDB (`ATTACH ... (TYPE sqlite, READ_ONLY)`) for reading
+data, and through DuckDB's `sqlite_query` for what only SQLite knows (`typeof`, the schema SQL,
+`PRAGMA` answers).
+
+    >>> profile = inspect_source(Path("data/demo.db"))
+    >>> profile.table("mental_items").column("created_at").hints
+    ['unix_seconds']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import SourceError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
+# Plausible epoch values: 2000-01-01 to 2100-01-01, in seconds and in milliseconds.
+SECONDS_RANGE = (946_684_800, 4_102_444_800)
+MILLIS_RANGE = (SECONDS_RANGE[0] * 1000, SECONDS_RANGE[1] * 1000)
+TIME_NAME = re.compile(r"(_at|_on|_time|_ts|_date|^date|^time|timestamp|^ts|^at|^when)$|^(created|updated|deleted|modified)", re.I)
+BOOL_NAME = re.compile(
+    r"^(is|has|can|should|was|allow|use)_|^(resolved|done|completed|archived|active|enabled|disabled|"
+    r"deleted|pinned|starred|hidden|read|seen|favou?rite|published|verified|visible|locked)$",
+    re.I,
+)
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    declared_type: str
+    duckdb_type: str
+    notnull: bool
+    default: str | None
+    pk_position: int  # 1-based position in the primary key, 0 when not part of it
+    storage: dict[str, int] = field(default_factory=dict)  # SQLite typeof -> count
+    min: str | None = None
+    max: str | None = None
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def nulls(self) -> int:
+        return self.storage.get("null", 0)
+
+    @property
+    def stored_classes(self) -> set[str]:
+        return {k for k, v in self.storage.items() if v and k != "null"}
+
+
+@dataclass
+class ForeignKey:
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    on_delete: str
+    on_update: str
+    orphans: int = 0
+
+
+@dataclass
+class IndexProfile:
+    name: str
+    columns: list[str]
+    unique: bool
+    origin: str  # "c" created by CREATE INDEX, "u" UNIQUE constraint, "pk" primary key
+    partial: bool
+    sql: str | None
+
+
+@dataclass
+class TableProfile:
+    name: str
+    sql: str
+    rows: int
+    without_rowid: bool
+    columns: list[ColumnProfile]
+    indexes: list[IndexProfile] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    @property
+    def primary_key(self) -> list[str]:
+        keyed = sorted((c for c in self.columns if c.pk_position), key=lambda c: c.pk_position)
+        return [c.name for c in keyed]
+
+    def column(self, name: str) -> ColumnProfile:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+@dataclass
+class SourceProfile:
+    path: str
+    size_bytes: int
+    sqlite_version: str
+    integrity: str
+    tables: list[TableProfile]
+    views: list[dict[str, str]] = field(default_factory=list)
+    triggers: list[dict[str, str]] = field(default_factory=list)
+
+    def table(self, name: str) -> TableProfile:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SourceProfile":
+        raw = json.loads(text)
+        tables = []
+        for t in raw.pop("tables"):
+            t["columns"] = [ColumnProfile(**c) for c in t["columns"]]
+            t["indexes"] = [IndexProfile(**i) for i in t["indexes"]]
+            t["foreign_keys"] = [ForeignKey(**f) for f in t["foreign_keys"]]
+            tables.append(TableProfile(**t))
+        return cls(tables=tables, **raw)
+
+
+def sqlite_extension_path() -> Path | None:
+    """The sqlite extension shipped by the `duckdb-extension-sqlite-scanner` wheel, if installed."""
+    try:
+        import duckdb_extension_sqlite_scanner as wheel
+    except ImportError:
+        return None
+    found = sorted(Path(wheel.__file__).parent.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
+    return found[0] if found else None
+
+
+def duckdb_with_sqlite() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the sqlite extension loaded, from the wheel when it is there."""
+    con = duckdb.connect()
+    wheel = sqlite_extension_path()
+    try:
+        if wheel:
+            con.execute(f"INSTALL '{wheel}'")
+        else:
+            con.execute("INSTALL sqlite")
+        con.execute("LOAD sqlite")
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"DuckDB could not load its sqlite extension ({str(exc).splitlines()[0]}); "
+            f"install the wheel that matches DuckDB {duckdb.__version__}: "
+            f"pip install duckdb-extension-sqlite-scanner=={duckdb.__version__}"
+        ) from None
+    return con
+
+
+def check_sqlite_file(path: Path) -> None:
+    """One-line errors for the usual wrong inputs, before DuckDB sees the file."""
+    if not path.exists():
+        raise SourceError(f"SQLite file {path} does not exist; set sqlite_path to your app's database file")
+    if path.is_dir():
+        raise SourceError(f"sqlite_path {path} is a directory, not a SQLite file")
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise SourceError(f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3')")
+
+
+def open_source(path: Path) -> duckdb.DuckDBPyConnection:
+    """DuckDB with the SQLite file attached read-only as `src`."""
+    path = Path(path)
+    check_sqlite_file(path)
+    con = duckdb_with_sqlite()
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # naive source timestamps are read as UTC
+        con.execute(f"ATTACH {sql_string(str(path))} AS src (TYPE sqlite, READ_ONLY)")
+        con.execute("SELECT count(*) FROM sqlite_query('src', 'SELECT 1 FROM sqlite_master')").fetchone()
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot read {path} as SQLite: {_first_line(exc)}") from None
+    return con
+
+
+def sqlite(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
+    """Run SQL inside SQLite itself (values come back as text)."""
+    try:
+        return con.execute("SELECT * FROM sqlite_query('src', ?)", [query]).fetchall()
+    except duckdb.Error as exc:
+        raise SourceError(f"SQLite could not answer {query.split()[0]} ...: {_first_line(exc)}") from None
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sqlite_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duck_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duckdb_type_for(declared: str) -> str:
+    """The type DuckDB's SQLite reader gives a declared type (see FIELD_NOTES)."""
+    d = declared.upper()
+    if "INT" in d or "BOOL" in d:
+        return "BIGINT"
+    if any(k in d for k in ("CHAR", "CLOB", "TEXT")):
+        return "VARCHAR"
+    if d == "" or "BLOB" in d:
+        return "BLOB"
+    if any(k in d for k in ("REAL", "FLOA", "DOUB", "DEC", "NUM")):
+        return "DOUBLE"
+    if d == "DATE":
+        return "DATE"
+    if "TIME" in d:
+        return "TIMESTAMP"
+    return "VARCHAR"
+
+
+def table_names(path: Path) -> list[str]:
+    con = open_source(path)
+    try:
+        return [r[0] for r in sqlite(con, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY rowid")]
+    finally:
+        con.close()
+
+
+def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProfile:
+    path = Path(path)
+    con = open_source(path)
+    try:
+        integrity = sqlite(con, "PRAGMA quick_check")
+        verdict = "; ".join(r[0] for r in integrity[:3])
+        if verdict != "ok":
+            raise SourceError(f"{path} failed SQLite's integrity check: {verdict}")
+        version = sqlite(con, "SELECT sqlite_version()")[0][0]
+        master = sqlite(con, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+        names = [r[1] for r in master if r[0] == "table" and not r[1].startswith("sqlite_")]
+        if tables:
+            missing = sorted(set(tables) - set(names))
+            if missing:
+                raise SourceError(
+                    f"table filter names {', '.join(missing)}, not in {path}; its tables: {', '.join(names) or 'none'}"
+                )
+            names = [n for n in names if n in tables]
+        if not names:
+            raise SourceError(f"{path} holds no tables to migrate")
+        sql_of = {r[1]: r[3] or "" for r in master}
+        profiles = [_profile_table(con, name, sql_of[name]) for name in names]
+        views = [{"name": r[1], "sql": r[3]} for r in master if r[0] == "view"]
+        triggers = [{"name": r[1], "table": r[2], "sql": r[3]} for r in master if r[0] == "trigger"]
+    finally:
+        con.close()
+    return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers)
+
+
+def _profile_table(con, name: str, sql: str) -> TableProfile:
+    q = sqlite_ident(name)
+    info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden = 0")
+    columns = [
+        ColumnProfile(
+            name=n, declared_type=t or "", duckdb_type=duckdb_type_for(t or ""),
+            notnull=nn == "1", default=d, pk_position=int(pk),
+        )
+        for n, t, nn, d, pk in info
+    ]
+    without_rowid = bool(re.search(r"\)\s*WITHOUT\s+ROWID\s*;?\s*$", sql, re.I))
+    # One pass over the table in SQLite: storage classes, min, max and the counts the hints need.
+    selects = ["count(*)"]
+    for col in columns:
+        c = sqlite_ident(col.name)
+        selects += [f"sum(typeof({c}) = '{k}')" for k in STORAGE_CLASSES]
+        selects += [
+            f"CAST(min({c}) AS TEXT)" if col.duckdb_type != "BLOB" else f"hex(min({c}))",
+            f"CAST(max({c}) AS TEXT)" if col.duckdb_type != "BLOB" else f"hex(max({c}))",
+            f"sum(typeof({c}) = 'integer' AND {c} BETWEEN {SECONDS_RANGE[0]} AND {SECONDS_RANGE[1]})",
+            f"sum(typeof({c}) = 'integer' AND {c} BETWEEN {MILLIS_RANGE[0]} AND {MILLIS_RANGE[1]})",
+            f"sum(typeof({c}) = 'integer' AND {c} IN (0, 1))",
+            f"sum(typeof({c}) = 'text' AND json_valid({c}) AND substr(ltrim({c}), 1, 1) IN ('[', '{{'))",
+            f"sum(typeof({c}) = 'text' AND {c} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*')",
+        ]
+    row = sqlite(con, f"SELECT {', '.join(selects)} FROM {q}")[0]
+    rows = int(row[0])
+    per = len(STORAGE_CLASSES) + 7
+    for i, col in enumerate(columns):
+        vals = row[1 + i * per: 1 + (i + 1) * per]
+        col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
+        col.min, col.max = vals[5], vals[6]
+        secs, millis, zero_one, json_n, iso_n = (int(v or 0) for v in vals[7:])
+        col.hints = _hints(col, secs, millis, zero_one, json_n, iso_n)
+    indexes = _indexes(con, name)
+    fks = _foreign_keys(con, name)
+    return TableProfile(name, sql, rows, without_rowid, columns, indexes, fks)
+
+
+def _hints(col: ColumnProfile, secs: int, millis: int, zero_one: int, json_n: int, iso_n: int) -> list[str]:
+    values = sum(v for k, v in col.storage.items() if k != "null")
+    if not values:
+        return []
+    hints = []
+    time_like = bool(TIME_NAME.search(col.name)) or "TIME" in col.declared_type.upper() or "DATE" in col.declared_type.upper()
+    if time_like and secs == values:
+        hints.append("unix_seconds")
+    elif time_like and millis == values:
+        hints.append("unix_millis")
+    if iso_n == values:
+        hints.append("iso_text")
+    if json_n == values:
+        hints.append("json")
+    if zero_one == values and (BOOL_NAME.search(col.name) or "BOOL" in col.declared_type.upper()):
+        hints.append("bool01")
+    return hints
+
+
+def _indexes(con, table: str) -> list[IndexProfile]:
+    out = []
+    lst = sqlite(con, f"SELECT name, \"unique\", origin, partial FROM pragma_index_list({sql_string(table)})")
+    sql_rows = dict(sqlite(con, f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = {sql_string(table)}"))
+    for name, unique, origin, partial in lst:
+        cols = sqlite(con, f"SELECT name FROM pragma_index_info({sql_string(name)}) ORDER BY seqno")
+        out.append(IndexProfile(name, [c[0] for c in cols], unique == "1", origin, partial == "1", sql_rows.get(name)))
+    return out
+
+
+def _foreign_keys(con, table: str) -> list[ForeignKey]:
+    rows = sqlite(con, f"SELECT id, seq, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list({sql_string(table)}) ORDER BY id, seq")
+    grouped: dict[str, ForeignKey] = {}
+    for fk_id, _seq, ref, frm, to, on_update, on_delete in rows:
+        fk = grouped.setdefault(fk_id, ForeignKey([], ref, [], on_delete, on_update))
+        fk.columns.append(frm)
+        fk.ref_columns.append(to)
+    for fk in grouped.values():
+        if any(c is None for c in fk.ref_columns):
+            pk = [r[0] for r in sorted(
+                (r for r in sqlite(con, f"SELECT name, pk FROM pragma_table_info({sql_string(fk.ref_table)})") if r[1] != "0"),
+                key=lambda r: int(r[1]))]
+            fk.ref_columns = pk
+        fk.orphans = _orphans(con, table, fk)
+    return list(grouped.values())
+
+
+def _orphans(con, table: str, fk: ForeignKey) -> int:
+    child = sqlite_ident(table)
+    parent = sqlite_ident(fk.ref_table)
+    not_null = " AND ".join(f"c.{sqlite_ident(c)} IS NOT NULL" for c in fk.columns)
+    join = " AND ".join(f"p.{sqlite_ident(r)} = c.{sqlite_ident(c)}" for c, r in zip(fk.columns, fk.ref_columns))
+    try:
+        return int(sqlite(con, f"SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})")[0][0])
+    except SourceError:
+        return -1  # the referenced table or column does not exist: reported by the plan
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def profile_frame(profile: SourceProfile):
+    """One row per column, for display in the notebook."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for t in profile.tables:
+        for c in t.columns:
+            rows.append({
+                "table": t.name, "column": c.name, "declared": c.declared_type or "(none)",
+                "stored": ", ".join(f"{k}:{v}" for k, v in c.storage.items() if v),
+                "nulls": c.nulls, "min": c.min, "max": c.max, "hints": ", ".join(c.hints),
+            })
+    return pd.DataFrame(rows)
+
+
+def step(params) -> SourceProfile:
+    """The inspect notebook's work: profile the source and keep it in the run directory."""
+    from . import record
+    from .config import resolve_path
+
+    profile = inspect_source(resolve_path(params.sqlite_path), tables=params.tables or None)
+    record.write(record.run_dir_for(params), "profile.json", profile.to_json())
+    return profile
+
+
+def profile_for(params) -> SourceProfile:
+    """The profile written by step 01 for this same file, or a fresh one."""
+    from . import record
+    from .config import resolve_path
+
+    text = record.read(record.run_dir_for(params), "profile.json")
+    path = resolve_path(params.sqlite_path)
+    if text:
+        profile = SourceProfile.from_json(text)
+        if profile.path == str(path) and path.exists() and profile.size_bytes == path.stat().st_size:
+            return profile
+    return step(params)
