@@ -76,7 +76,8 @@ def run(params_file, pairs) -> None:
 def demo(items, params_file, pairs) -> None:
     """Make a demo SQLite database of the mental_items app and migrate it into the embedded Postgres.
 
-    The demo replaces the tables its previous run loaded (if_exists=truncate).
+    The embedded server is the runbook's own scratch target: each demo replaces the tables the
+    previous one loaded.
 
     Example: sqlite2neon demo
     """
@@ -85,7 +86,7 @@ def demo(items, params_file, pairs) -> None:
 
     try:
         params = load_params(params_file or str(project_root() / "params" / "demo.yaml"),
-                             (("if_exists", "truncate"), *pairs))
+                             pairs)
     except RunbookError as exc:
         _fail(str(exc))
     db = make_demo_db(resolve_path(params.sqlite_path), items=items)

@@ -69,8 +69,16 @@ def filled_tables(conn: psycopg.Connection, plan: Plan) -> dict[str, int]:
     return out
 
 
-def refuse_filled(filled: dict[str, int], params: Params) -> None:
-    if filled and params.if_exists == "fail":
+def if_exists_for(params: Params, target: Target) -> str:
+    """`fail` protects tables someone else filled; the embedded server is the runbook's own scratch
+    target, so there tables from an earlier run are replaced instead."""
+    if params.if_exists == "fail" and target.kind == "embedded":
+        return "truncate"
+    return params.if_exists
+
+
+def refuse_filled(filled: dict[str, int], if_exists: str) -> None:
+    if filled and if_exists == "fail":
         listed = ", ".join(f"{k} ({v} rows)" for k, v in filled.items())
         raise TargetNotEmpty(
             f"target table(s) already hold rows: {listed}; nothing was changed. "
@@ -86,10 +94,17 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path,
     src = open_source(source_path)
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:
-            refuse_filled(filled_tables(conn, plan), params)
+            if_exists = if_exists_for(params, target)
+            refuse_filled(filled_tables(conn, plan), if_exists)
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
             for stmt in plan.create_tables():
                 _run(conn, stmt, result, target)
+            if if_exists == "truncate":
+                # All at once: one by one, a table referenced by another's foreign key cannot be truncated.
+                existing = [t for t in plan.tables if t.exists]
+                if existing:
+                    _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                        sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
             for table in plan.tables:
                 bar = progress(table) if progress else None
                 result.tables.append(load_table(src, conn, plan, table, params, bar, target))
@@ -120,8 +135,6 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in table.columns)
     try:
         with conn.transaction():
-            if params.if_exists == "truncate":
-                conn.execute(sql.SQL("TRUNCATE {}").format(qualified))
             with conn.cursor().copy(
                 sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(qualified, columns)
             ) as copy:

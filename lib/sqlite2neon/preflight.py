@@ -18,6 +18,7 @@ from .connect import (
     Target, connect_timed, host_of, is_local_host, redact_url, resolve_target, scrub, sslmode_of,
 )
 from .errors import PreflightFailed, RunbookError
+from .load import if_exists_for
 from .plan import target_name
 from .source import check_sqlite_file, table_names
 
@@ -93,7 +94,7 @@ def run_preflight(params: Params, target: Target | None = None) -> PreflightRepo
         try:
             _check_server(report, conn, target)
             _check_privileges(report, conn, params)
-            _check_existing(report, conn, params, _source_tables(source, params))
+            _check_existing(report, conn, params, _source_tables(source, params), if_exists_for(params, target))
         except psycopg.Error as exc:
             report.add("target queries", FAIL, scrub(str(exc).splitlines()[0], target.secrets))
     return report
@@ -188,7 +189,7 @@ def _source_tables(source, params: Params) -> set[str]:
     return {target_name(n) for n in chosen}
 
 
-def _check_existing(report: PreflightReport, conn, params: Params, source_tables: set[str]) -> None:
+def _check_existing(report: PreflightReport, conn, params: Params, source_tables: set[str], if_exists: str) -> None:
     rows = conn.execute(
         "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY 1",
@@ -205,11 +206,13 @@ def _check_existing(report: PreflightReport, conn, params: Params, source_tables
         report.add("existing tables", PASS, f"{len(rows)} table(s) in {params.target_schema}, all empty")
     else:
         listed = ", ".join(f"{k} ({v} rows)" for k, v in relevant.items())
-        if params.if_exists == "fail":
+        if if_exists == "fail":
             report.add("existing tables", FAIL, f"already holding rows: {listed}; nothing will be overwritten: "
                        "set if_exists to truncate or append to load anyway")
+        elif if_exists != params.if_exists:
+            report.add("existing tables", WARN, f"the embedded target holds an earlier run's rows: {listed}; they will be replaced")
         else:
-            report.add("existing tables", WARN, f"already holding rows: {listed}; if_exists={params.if_exists}")
+            report.add("existing tables", WARN, f"already holding rows: {listed}; if_exists={if_exists}")
 
 
 def step(params: Params) -> PreflightReport:

@@ -1,0 +1,73 @@
+"""Fixtures: a real embedded PostgreSQL for the whole session, a fresh database per test,
+and SQLite files written by the tests themselves.
+
+Set SQLITE2NEON_TEST_URL to run the suite against another server (a database URL whose role may
+CREATE DATABASE); by default the suite starts its own embedded server in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sqlite2neon import embedded
+from sqlite2neon.config import Params
+from sqlite2neon.demo import make_demo_db
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    """URL of a server the tests may create databases in."""
+    if os.environ.get("SQLITE2NEON_TEST_URL"):
+        yield os.environ["SQLITE2NEON_TEST_URL"]
+        return
+    home = tmp_path_factory.mktemp("embedded-pg")
+    url = embedded.ensure_running(home)
+    yield url
+    embedded.stop(home, mode="immediate")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def pg_url(server_url) -> str:
+    """A fresh, empty database on the test server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg(pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo database (3,000 items); tests must not write to it."""
+    return make_demo_db(tmp_path_factory.mktemp("demo") / "demo.db", items=3000)
+
+
+@pytest.fixture
+def params_for(tmp_path, pg_url):
+    """Parameters for a run of `sqlite_path` into the test's own database, recording under tmp_path."""
+
+    def make(sqlite_path: Path, **overrides) -> Params:
+        values = {"sqlite_path": str(sqlite_path), "database_url": pg_url,
+                  "run_dir": str(tmp_path / "run"), "env_file": ""} | overrides
+        return Params.from_mapping(values)
+
+    return make
