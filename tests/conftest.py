@@ -71,3 +71,34 @@ def params_for(tmp_path, pg_url):
         return Params.from_mapping(values)
 
     return make
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project root of the test's own (runs/, data/, .sqlite2neon/) sharing the real notebooks and params."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "notebooks").symlink_to(ROOT / "notebooks")
+    (root / "params").symlink_to(ROOT / "params")
+    monkeypatch.setenv("SQLITE2NEON_ROOT", str(root))
+    for name in ("DATABASE_URL", "DATABASE_URL_DIRECT"):
+        monkeypatch.delenv(name, raising=False)
+    yield root
+    embedded.stop(root / ".sqlite2neon" / "postgres", mode="immediate")
+
+
+def run_cli(*args: str):
+    """The CLI as a user calls it, in-process: click's runner keeps stdout and stderr apart."""
+    from click.testing import CliRunner
+
+    from sqlite2neon.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def record_of(result) -> Path:
+    """The run directory a CLI run printed."""
+    text = result.stdout + result.stderr
+    marker = "record: "
+    line = next(l for l in text.splitlines() if marker in l)
+    return Path(line.split(marker, 1)[1].split(" ")[0])
