@@ -56,8 +56,11 @@ def timestamp_distributions(histograms, run_dir: Path | None = None):
     fig, axes = plt.subplots(len(columns), 1, figsize=(8, 2.4 * len(columns)), squeeze=False)
     for ax, key in zip(axes[:, 0], columns):
         frame = histograms[key]
-        ax.plot(frame["month"], frame["source"], label="SQLite source", color="#4c72b0", linewidth=2.5)
-        ax.plot(frame["month"], frame["target"], label="Postgres target", color="#55a868", linestyle="--")
+        # Fractional years rather than dates: a unit mistake can land in year 50,000.
+        years = [int(m[:-3]) + (int(m[-2:]) - 1) / 12 for m in frame["month"]]
+        ax.step(years, frame["source"], where="post", label="SQLite source", color="#4c72b0", linewidth=2.5)
+        ax.step(years, frame["target"], where="post", label="Postgres target", color="#55a868", linestyle="--")
+        ax.set_xlabel("year", fontsize=8)
         ax.set_title(key, fontsize=9)
         ax.set_ylabel("rows / month", fontsize=8)
         ax.legend(fontsize=7)
