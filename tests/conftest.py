@@ -8,6 +8,7 @@ CREATE DATABASE); by default the suite starts its own embedded server in a tempo
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -102,3 +103,17 @@ def record_of(result) -> Path:
     marker = "record: "
     line = next(l for l in text.splitlines() if marker in l)
     return Path(line.split(marker, 1)[1].split(" ")[0])
+
+
+def make_sqlite(path: Path, script: str, rows: dict[str, list[tuple]] | None = None) -> Path:
+    """A real SQLite file: `script` for the schema, then `rows` per table."""
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(script)
+        for table, values in (rows or {}).items():
+            marks = ", ".join("?" * len(values[0]))
+            con.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
+        con.commit()
+    finally:
+        con.close()
+    return path

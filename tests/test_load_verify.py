@@ -17,19 +17,7 @@ from sqlite2neon import load, plan, source, verify
 from sqlite2neon.config import Params
 from sqlite2neon.connect import Target, resolve_target
 from sqlite2neon.errors import RunbookError, TargetError, TargetNotEmpty
-
-
-def make_sqlite(path: Path, script: str, rows: dict[str, list[tuple]] | None = None) -> Path:
-    con = sqlite3.connect(path)
-    try:
-        con.executescript(script)
-        for table, values in (rows or {}).items():
-            marks = ", ".join("?" * len(values[0]))
-            con.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
-        con.commit()
-    finally:
-        con.close()
-    return path
+from conftest import make_sqlite
 
 
 def sqlite_rows(path: Path, query: str) -> list[tuple]:
@@ -262,7 +250,8 @@ def test_text_in_an_integer_column_without_an_override_stops_with_a_runbook_erro
     # a RunbookError: the CLI prints its one line, instead of a DuckDB traceback
     with pytest.raises(RunbookError, match="codes"):
         load.step(params)
-    assert counts(pg, "codes") == {"codes": 0}
+    # the table's CREATE, COPY and keys share one transaction: nothing of it is left
+    assert pg.execute("SELECT to_regclass('public.codes')").fetchone()[0] is None
 
 
 # --- values of every kind -----------------------------------------------------------------------
@@ -423,3 +412,26 @@ def test_verify_result_survives_its_json_form(demo_target):
 def test_resolve_target_of_the_test_database_is_a_plain_postgres(params_for, demo_db, pg_url):
     target = resolve_target(params_for(demo_db))
     assert (target.kind, target.direct_url, target.url_source) == ("postgres", pg_url, "parameter")
+
+
+def test_a_rerun_after_a_failed_table_finishes_with_every_key(tmp_path, params_for, pg):
+    """The first table loads (with its key); the second fails and leaves nothing; the re-run, with the
+    cause fixed, loads it and builds the key and foreign key the first run never reached."""
+    db = make_sqlite(tmp_path / "shop.db", """
+        CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id), code INTEGER);
+    """, {"customers": [(1, "ann"), (2, "bo")], "orders": [(10, 1, 5), (11, 2, "X-1")]})
+    params = params_for(db)
+    with pytest.raises(RunbookError, match="orders"):
+        migrate(params)
+    assert counts(pg, "customers") == {"customers": 2}
+    assert pg.execute("SELECT to_regclass('public.orders')").fetchone()[0] is None
+
+    fixed = params_for(db, if_exists="truncate", run_dir=str(tmp_path / "rerun"),
+                       column_overrides={"orders.code": {"type": "text"}})
+    _, _, verify_result = migrate(fixed)
+
+    assert verify_result.passed
+    constraints = {r[0] for r in pg.execute(
+        "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace")}
+    assert {"customers_pkey", "orders_pkey", "orders_customer_id_fkey"} <= constraints

@@ -159,7 +159,10 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if value is None or value == "":
             return {}
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{name} is not valid YAML: {_first_line(exc)}") from None
         if not isinstance(value, dict):
             raise ConfigError(f"{name} must be a mapping, not {value!r}")
         return value

@@ -9,19 +9,21 @@ written as CSV by Arrow and handed to psycopg's `Copy.write`: no Python touches 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+import duckdb
 import psycopg
 from psycopg import sql
 from pyarrow import csv as arrow_csv
 
 from .config import Params
 from .connect import Target, connect, scrub
-from .errors import DryRunStop, TargetError, TargetNotEmpty
+from .errors import DryRunStop, SourceError, TargetError, TargetNotEmpty
 from .plan import Plan, TablePlan, copy_select, existing_tables
 from .source import open_source
 
@@ -97,26 +99,26 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path,
             if_exists = if_exists_for(params, target)
             refuse_filled(filled_tables(conn, plan), if_exists)
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
-            for stmt in plan.create_tables():
-                _run(conn, stmt, result, target)
-            if if_exists == "truncate":
-                # All at once: one by one, a table referenced by another's foreign key cannot be truncated.
-                existing = [t for t in plan.tables if t.exists]
-                if existing:
+            existing = [t for t in plan.tables if t.exists]
+            # truncate replaces the tables in one transaction (they are truncated together, as one
+            # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
+            replacing = conn.transaction() if if_exists == "truncate" and existing else contextlib.nullcontext()
+            with replacing:
+                if if_exists == "truncate" and existing:
                     _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
                         sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
-            for table in plan.tables:
-                bar = progress(table) if progress else None
-                result.tables.append(load_table(src, conn, plan, table, params, bar, target))
-                if bar is not None:
-                    bar.close()
-            for table, done in zip(plan.tables, result.tables):
-                t0 = time.monotonic()
-                for stmt in plan.after_load(table):
+                for table in plan.tables:
+                    bar = progress(table) if progress else None
+                    try:
+                        result.tables.append(load_table(src, conn, plan, table, params, bar, target, result))
+                    finally:
+                        if bar is not None:
+                            bar.close()
+            present = {r[0] for r in conn.execute(
+                "SELECT conname FROM pg_constraint WHERE connamespace = %s::regnamespace", [plan.schema])}
+            for name, stmt in plan.foreign_keys():
+                if name not in present:  # an earlier run may have built it
                     _run(conn, stmt, result, target)
-                done.index_seconds = time.monotonic() - t0
-            for stmt in plan.foreign_key_ddl():
-                _run(conn, stmt, result, target)
             for table in plan.tables:
                 _set_identity(conn, plan, table, result, target)
                 _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)
@@ -126,8 +128,10 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path,
     return result
 
 
-def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar, target: Target) -> TableLoad:
-    """One table in one transaction: TRUNCATE if asked, then COPY from DuckDB's Arrow batches."""
+def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
+               target: Target, result: LoadResult) -> TableLoad:
+    """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
+    from DuckDB's Arrow batches, then its primary key and indexes. It is all there, or none of it."""
     started = time.monotonic()
     rows = 0
     sent = 0
@@ -135,6 +139,8 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in table.columns)
     try:
         with conn.transaction():
+            for stmt in plan.creates(table):
+                _run(conn, stmt, result, target)
             with conn.cursor().copy(
                 sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(qualified, columns)
             ) as copy:
@@ -148,12 +154,30 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                     sent += data.nbytes
                     if bar is not None:
                         bar.update(batch.num_rows)
+            copied = time.monotonic()
+            _build_keys(conn, plan, table, result, target)
     except psycopg.Error as exc:
         raise TargetError(
             f"loading {table.source} into {plan.schema}.{table.target} failed after {rows} rows, "
             f"rolled back: {scrub(_one_line(exc), target.secrets)}"
         ) from None
-    return TableLoad(table.source, table.target, rows, time.monotonic() - started, sent)
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"reading {table.source} failed after {rows} rows, nothing of it was kept: {_one_line(exc)}; "
+            "check the plan's conversion for that column, or set its type in column_overrides"
+        ) from None
+    done = time.monotonic()
+    return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied)
+
+
+def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
+    """Primary key and indexes after the data, skipping any an earlier run already built."""
+    present = {r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'i'", [plan.schema])}
+    for name, stmt in plan.keys_and_indexes(table):
+        if name not in present:
+            _run(conn, stmt, result, target)
 
 
 def _set_identity(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:

@@ -63,7 +63,8 @@ class TablePlan:
     indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
     read_as_text: bool = False  # a column's stored values do not fit DuckDB's typed reader
-    exists: bool = False  # the target table was already there (e.g. pushed by Drizzle)
+    exists: bool = False  # the target table was already there
+    owned: bool = False  # ... and an earlier run of this runbook created it (else: the app did, e.g. Drizzle)
     notes: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> ColumnPlan:
@@ -103,34 +104,41 @@ class Plan:
             tables.append(TablePlan(**t))
         return cls(tables=tables, **raw)
 
-    def create_tables(self) -> list[sql.Composed]:
-        """CREATE TABLE for the tables that do not exist yet; no keys or indexes (built after the load)."""
-        return [create_table(self.schema, t) for t in self.tables if not t.exists]
-
-    def after_load(self, table: TablePlan) -> list[sql.Composed]:
-        """Primary key, indexes and foreign keys of a table the runbook created, built after its data."""
+    def creates(self, table: TablePlan) -> list[sql.Composed]:
+        """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet."""
         if table.exists:
+            return []
+        q = sql.Identifier(self.schema, table.target)
+        return [create_table(self.schema, table),
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(q, sql.Literal(OWNED_MARK + table.source))]
+
+    def keys_and_indexes(self, table: TablePlan) -> list[tuple[str, sql.Composed]]:
+        """(index name, DDL) for the primary key and indexes, built after the data; none for a table
+        the app created."""
+        if table.exists and not table.owned:
             return []
         q = sql.Identifier(self.schema, table.target)
         out = []
         if table.primary_key:
-            out.append(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                q, sql.SQL(", ").join(map(sql.Identifier, table.primary_key))))
+            pkey = f"{table.target}_pkey"
+            out.append((pkey, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                q, sql.Identifier(pkey), sql.SQL(", ").join(map(sql.Identifier, table.primary_key)))))
         for ix in table.indexes:
-            out.append(sql.SQL("CREATE {}INDEX {} ON {} ({}){}").format(
+            out.append((ix.name, sql.SQL("CREATE {}INDEX {} ON {} ({}){}").format(
                 sql.SQL("UNIQUE " if ix.unique else ""), sql.Identifier(ix.name), q,
                 sql.SQL(", ").join(map(sql.Identifier, ix.columns)),
                 sql.SQL(" WHERE " + ix.where) if ix.where else sql.SQL(""),
-            ))
+            )))
         return out
 
-    def foreign_key_ddl(self) -> list[sql.Composed]:
+    def foreign_keys(self) -> list[tuple[str, sql.Composed]]:
+        """(constraint name, ALTER TABLE) for every foreign key of the tables the runbook creates."""
         out = []
         for t in self.tables:
-            if t.exists:
+            if t.exists and not t.owned:
                 continue
             for fk in t.foreign_keys:
-                out.append(sql.SQL(
+                out.append((fk.name, sql.SQL(
                     "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}"
                 ).format(
                     sql.Identifier(self.schema, t.target), sql.Identifier(fk.name),
@@ -138,17 +146,18 @@ class Plan:
                     sql.Identifier(self.schema, fk.ref_table),
                     sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)),
                     sql.SQL(fk.on_delete), sql.SQL(fk.on_update),
-                ))
+                )))
         return out
 
     def ddl_text(self) -> str:
-        statements = [*self.create_tables()]
+        statements = [s for t in self.tables for s in self.creates(t)]
         for t in self.tables:
-            statements += self.after_load(t)
-        statements += self.foreign_key_ddl()
+            statements += [stmt for _, stmt in self.keys_and_indexes(t)]
+        statements += [stmt for _, stmt in self.foreign_keys()]
         return ";\n\n".join(s.as_string(None) for s in statements) + ";\n"
 
 
+OWNED_MARK = "sqlite2neon: loaded from SQLite table "
 FK_ACTIONS = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
 
@@ -171,8 +180,10 @@ def target_name(name: str) -> str:
     return name.lower()
 
 
-def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict[str, str]] | None = None) -> Plan:
-    """Decide every table and column. `existing` maps target tables already present to their columns' types."""
+def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict[str, str]] | None = None,
+                owned: set[str] | frozenset = frozenset()) -> Plan:
+    """Decide every table and column. `existing` maps target tables already present to their columns'
+    types; `owned` names those an earlier run created."""
     existing = existing or {}
     _check_overrides(profile, params)
     seen: dict[str, str] = {}
@@ -182,7 +193,7 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
         if name in seen:
             raise ConfigError(f"tables {seen[name]!r} and {tp.name!r} both become {name!r} in Postgres; rename one in the source")
         seen[name] = tp.name
-        tables.append(_plan_table(tp, params, existing.get(name)))
+        tables.append(_plan_table(tp, params, existing.get(name), name in owned))
     ordered = _load_order(tables)
     not_migrated = [f"trigger {t['name']} on {t['table']}" for t in profile.triggers]
     not_migrated += [f"view {v['name']}" for v in profile.views]
@@ -197,7 +208,7 @@ def _check_overrides(profile: SourceProfile, params: Params) -> None:
             raise ConfigError(f"column_overrides names {key!r}, which is not a column of the source")
 
 
-def _plan_table(tp: TableProfile, params: Params, existing_cols: dict[str, str] | None) -> TablePlan:
+def _plan_table(tp: TableProfile, params: Params, existing_cols: dict[str, str] | None, owned: bool = False) -> TablePlan:
     columns = []
     seen: dict[str, str] = {}
     for cp in tp.columns:
@@ -242,7 +253,7 @@ def _plan_table(tp: TableProfile, params: Params, existing_cols: dict[str, str] 
                 f"the foreign key {name} will fail to build"
             )
     if existing_cols is not None:
-        _adopt_existing(table, existing_cols)
+        _adopt_existing(table, existing_cols, owned)
     return table
 
 
@@ -309,7 +320,12 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
 
 def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
     if pg_type == "timestamptz":
-        return "unix_millis" if "unix_millis" in cp.hints else ("unix_seconds" if "unix_seconds" in cp.hints else "iso_text")
+        hints = set(cp.hints)
+        if hints & {"unix_millis", "millis_range"}:
+            return "unix_millis"
+        if hints & {"unix_seconds", "seconds_range"} or cp.stored_classes <= {"integer", "real"}:
+            return "unix_seconds"
+        return "iso_text"
     if pg_type == "date":
         return "iso_text"
     if pg_type == "jsonb":
@@ -371,10 +387,12 @@ _PG_TYPE_NAMES = {
 }
 
 
-def _adopt_existing(table: TablePlan, existing_cols: dict[str, str]) -> None:
+def _adopt_existing(table: TablePlan, existing_cols: dict[str, str], owned: bool) -> None:
     """The target table exists: load into its columns, converting to the types it already has."""
     table.exists = True
-    table.notes.append("target table exists: loading into it, no DDL")
+    table.owned = owned
+    table.notes.append("target table exists (created by an earlier run): loading into it" if owned
+                       else "target table exists (created by the app): loading into it, no DDL")
     for col in table.columns:
         if col.target not in existing_cols:
             raise ConfigError(
@@ -405,6 +423,16 @@ def _load_order(tables: list[TablePlan]) -> list[TablePlan]:
     for t in tables:
         visit(t)
     return done
+
+
+def owned_tables(conn: psycopg.Connection, schema: str) -> set[str]:
+    """Tables in the schema that an earlier run of the runbook created (marked by their comment)."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') LIKE %s",
+        [schema, OWNED_MARK.replace("%", r"\%") + "%"],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def existing_tables(conn: psycopg.Connection, schema: str) -> dict[str, dict[str, str]]:
@@ -497,7 +525,8 @@ def step(params: Params) -> Plan:
     target = resolve_target(params)
     with connect(target.direct_url, params, autocommit=True) as conn:
         existing = existing_tables(conn, params.target_schema)
-    plan = plan_schema(profile, params, existing)
+        owned = owned_tables(conn, params.target_schema)
+    plan = plan_schema(profile, params, existing, owned)
     run_dir = record.run_dir_for(params)
     record.write(run_dir, "plan.json", plan.to_json())
     record.write(run_dir, "plan.sql", plan.ddl_text())

@@ -304,10 +304,10 @@ def _hints(col: ColumnProfile, secs: int, millis: int, zero_one: int, json_n: in
         return []
     hints = []
     time_like = bool(TIME_NAME.search(col.name)) or "TIME" in col.declared_type.upper() or "DATE" in col.declared_type.upper()
-    if time_like and secs == values:
-        hints.append("unix_seconds")
-    elif time_like and millis == values:
-        hints.append("unix_millis")
+    if secs == values:
+        hints.append("unix_seconds" if time_like else "seconds_range")
+    elif millis == values:
+        hints.append("unix_millis" if time_like else "millis_range")
     if iso_n == values:
         hints.append("iso_text")
     if json_n == values:
