@@ -100,7 +100,9 @@ def is_running(home: Path) -> int | None:
 
 
 def ensure_running(home: Path, *, port: int | None = None) -> str:
-    """Start (initialising on first use) the server kept in `home`, or reuse it; return its URL."""
+    """Start (initialising on first use) the server kept in `home`, or reuse it; return its URL.
+
+    It listens on TCP only: a Unix socket inside a deep project path would pass the 107-byte limit."""
     home = Path(home).resolve()
     with _locked(home):
         running = is_running(home)
@@ -121,7 +123,7 @@ def ensure_running(home: Path, *, port: int | None = None) -> str:
             port = port or _free_port()
             (pgdata / "postmaster.pid").unlink(missing_ok=True)
             commands.pg_ctl(
-                ["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "server.log"), "start"],
+                ["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k ''", "-l", str(pgdata / "server.log"), "start"],
                 pgdata=pgdata, timeout=90, **_run_as(),
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
