@@ -14,7 +14,6 @@ import pytest
 from conftest import ROOT
 from sqlite2neon import embedded
 from sqlite2neon.config import Params
-from sqlite2neon.demo import make_demo_db
 from sqlite2neon.runner import KERNEL_NAME, NOTEBOOKS, ensure_kernel
 
 NOTEBOOK_FILES = [ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
@@ -51,8 +50,7 @@ def test_param_files_hold_only_known_parameters():
 def test_notebooks_run_top_to_bottom_with_their_defaults(tmp_path):
     """nbval --nbval-lax runs every cell of every notebook, in runbook order, in the project's kernel."""
     ensure_kernel()
-    root = tmp_path / "root"
-    make_demo_db(root / Params().sqlite_path, items=800)
+    root = tmp_path / "root"  # a fresh checkout: no demo database yet, the first notebook makes it
     env = os.environ | {"SQLITE2NEON_ROOT": str(root)}
     env.pop("DATABASE_URL", None)
     try:

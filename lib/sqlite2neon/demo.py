@@ -86,3 +86,12 @@ def make_demo_db(path: Path, *, items: int = 3000, seed: int = 7) -> Path:
     finally:
         con.close()
     return path
+
+
+def ensure_demo_source(params) -> None:
+    """Make the demo database on first use, when the parameters ask for it and it is missing
+    (a fresh checkout opened in JupyterLab before `sqlite2neon demo` ever ran)."""
+    from .config import Params, resolve_path
+
+    if params.sqlite_path == Params().sqlite_path and not resolve_path(params.sqlite_path).exists():
+        make_demo_db(resolve_path(params.sqlite_path))

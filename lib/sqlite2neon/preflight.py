@@ -218,7 +218,9 @@ def _check_existing(report: PreflightReport, conn, params: Params, source_tables
 def step(params: Params) -> PreflightReport:
     """The preflight notebook's work: every check, kept in the run directory."""
     from . import record
+    from .demo import ensure_demo_source
 
+    ensure_demo_source(params)
     report = run_preflight(params)
     record.write(record.run_dir_for(params), "preflight.json", report.to_json())
     return report

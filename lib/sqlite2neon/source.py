@@ -378,7 +378,9 @@ def step(params) -> SourceProfile:
     """The inspect notebook's work: profile the source and keep it in the run directory."""
     from . import record
     from .config import resolve_path
+    from .demo import ensure_demo_source
 
+    ensure_demo_source(params)
     profile = inspect_source(resolve_path(params.sqlite_path), tables=params.tables or None)
     record.write(record.run_dir_for(params), "profile.json", profile.to_json())
     return profile
