@@ -187,7 +187,7 @@ def test_append_doubles_a_table_without_primary_key(readings_db, params_for, pg,
     assert pg.execute("SELECT sensor, count(*) FROM readings GROUP BY 1 ORDER BY 1").fetchall() == [("a", 4), ("b", 2)]
 
 
-def test_truncate_reload_that_fails_keeps_the_earlier_rows(readings_db, params_for, pg, tmp_path):
+def test_a_row_postgres_refuses_is_rejected_with_its_reason_and_the_rest_loads(readings_db, params_for, pg, tmp_path):
     migrate(params_for(readings_db))
     pg.execute("ALTER TABLE readings ADD CONSTRAINT small_values CHECK (value < 100)")
     con = sqlite3.connect(readings_db)
@@ -195,12 +195,33 @@ def test_truncate_reload_that_fails_keeps_the_earlier_rows(readings_db, params_f
     con.commit()
     con.close()
     again = params_for(readings_db, if_exists="truncate", run_dir=str(tmp_path / "run2"))
+    _, loaded, verified = migrate(again)
+    assert counts(pg, "readings") == {"readings": 3}
+    reasons = [r[0] for r in pg.execute("SELECT reason FROM _sqlite2neon.rejects")]
+    assert len(reasons) == 1 and reasons[0].startswith("Postgres refused") and "small_values" in reasons[0]
+    check = checks_by_table(verified)["readings"]
+    assert (check.source_rows, check.target_rows, check.rejected_rows) == (4, 3, 1) and check.checksum_match
+    assert not verified.passed  # fail_on_rejects
+
+
+def test_truncate_reload_that_fails_keeps_the_earlier_rows(tmp_path, params_for, pg):
+    """A failure that is not one row's fault (here a new table's primary key cannot be built: SQLite's
+    1 and '1' are two keys, Postgres' text '1' and '1' are one) rolls the whole replacement back."""
+    db = make_sqlite(tmp_path / "keys.db", "CREATE TABLE k (code PRIMARY KEY, v INTEGER);",
+                     {"k": [("a", 1), ("b", 2)]})
+    migrate(params_for(db))
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO k VALUES ('c', 3)")
+    con.execute("CREATE TABLE k2 (code PRIMARY KEY)")
+    con.execute("INSERT INTO k2 VALUES (1), ('1')")
+    con.commit()
+    con.close()
+    again = params_for(db, if_exists="truncate", run_dir=str(tmp_path / "run2"), fail_on_rejects=False)
     source.step(again)
     plan.step(again)
-    with pytest.raises(TargetError, match="rolled back"):
+    with pytest.raises(TargetError, match="rolled back|primary key|duplicate|unique"):
         load.step(again)
-    # the error says the load was rolled back: the rows from before must still be there
-    assert counts(pg, "readings") == {"readings": 3}
+    assert counts(pg, "k") == {"k": 2}
 
 
 def test_embedded_target_replaces_tables_from_an_earlier_run():
@@ -235,23 +256,32 @@ def test_text_in_an_integer_column_loads_through_the_text_path(codes_db, params_
     params = params_for(codes_db, column_overrides={"codes.code": {"type": "text"}})
     the_plan, loaded, verified = migrate(params)
     table = the_plan.table("codes")
-    assert table.read_as_text is True
-    assert table.column("code").pg_type == "text"
+    assert table.column("code").pg_type == "text" and table.column("code").storage == ["integer", "text"]
     assert loaded.tables[0].rows == 5
     assert pg.execute("SELECT id, code, weight FROM codes ORDER BY id").fetchall() == [
         (1, "7", 1.5), (2, "A-17", 0.1), (3, None, None), (4, "123456789012", 1e-300), (5, "n/a", 3.0)]
     assert verified.passed, verified.to_json()
 
 
-def test_text_in_an_integer_column_without_an_override_stops_with_a_runbook_error(codes_db, params_for, pg):
+def test_text_in_an_integer_column_without_an_override_rejects_those_rows(codes_db, params_for, pg):
     params = params_for(codes_db)
-    source.step(params)
-    assert plan.step(params).table("codes").column("code").pg_type == "bigint"
-    # a RunbookError: the CLI prints its one line, instead of a DuckDB traceback
-    with pytest.raises(RunbookError, match="codes"):
-        load.step(params)
-    # the table's CREATE, COPY and keys share one transaction: nothing of it is left
-    assert pg.execute("SELECT to_regclass('public.codes')").fetchone()[0] is None
+    _, loaded, verified = migrate(params)
+    assert pg.execute("SELECT id, code FROM codes ORDER BY id").fetchall() == [(1, 7), (3, None), (4, 123456789012)]
+    got = pg.execute("SELECT source_key, column_name, original_value, reason FROM _sqlite2neon.rejects ORDER BY 1").fetchall()
+    assert [(k, c, v) for k, c, v, _ in got] == [("2", "code", "A-17"), ("5", "code", "n/a")]
+    assert all(r.startswith("code: not a whole number") for *_, r in got)
+    assert loaded.tables[0].rejected == 2
+    assert not verified.passed and "2 row(s) were rejected" in _failure(verified)
+    lenient = params_for(codes_db, if_exists="truncate", fail_on_rejects=False, run_dir=str(params.run_dir) + "-2")
+    assert migrate(lenient)[2].passed
+
+
+def _failure(verified) -> str:
+    try:
+        verified.raise_for_failure()
+    except RunbookError as exc:
+        return str(exc)
+    return ""
 
 
 # --- values of every kind -----------------------------------------------------------------------
@@ -415,20 +445,24 @@ def test_resolve_target_of_the_test_database_is_a_plain_postgres(params_for, dem
 
 
 def test_a_rerun_after_a_failed_table_finishes_with_every_key(tmp_path, params_for, pg):
-    """The first table loads (with its key); the second fails and leaves nothing; the re-run, with the
-    cause fixed, loads it and builds the key and foreign key the first run never reached."""
+    """The first table loads (with its key); the second fails (its key cannot be built: 1 and '1'
+    are two keys in SQLite, one in Postgres' text) and leaves nothing; the re-run, with the cause
+    fixed, loads it and builds the key and foreign key the first run never reached."""
     db = make_sqlite(tmp_path / "shop.db", """
         CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id), code INTEGER);
-    """, {"customers": [(1, "ann"), (2, "bo")], "orders": [(10, 1, 5), (11, 2, "X-1")]})
+        CREATE TABLE orders (code PRIMARY KEY, customer_id INTEGER REFERENCES customers (id));
+    """, {"customers": [(1, "ann"), (2, "bo")], "orders": [("1", 1), (1, 2)]})
     params = params_for(db)
     with pytest.raises(RunbookError, match="orders"):
         migrate(params)
     assert counts(pg, "customers") == {"customers": 2}
     assert pg.execute("SELECT to_regclass('public.orders')").fetchone()[0] is None
 
-    fixed = params_for(db, if_exists="truncate", run_dir=str(tmp_path / "rerun"),
-                       column_overrides={"orders.code": {"type": "text"}})
+    con = sqlite3.connect(db)
+    con.execute("UPDATE orders SET code = 'one' WHERE typeof(code) = 'integer'")
+    con.commit()
+    con.close()
+    fixed = params_for(db, if_exists="truncate", run_dir=str(tmp_path / "rerun"))
     _, _, verify_result = migrate(fixed)
 
     assert verify_result.passed

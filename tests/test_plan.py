@@ -10,7 +10,7 @@ import pytest
 
 from sqlite2neon.config import Params
 from sqlite2neon.errors import ConfigError
-from sqlite2neon.plan import Plan, plan_schema
+from sqlite2neon.plan import TargetColumn, Plan, plan_schema
 from sqlite2neon.source import inspect_source
 from conftest import make_sqlite
 
@@ -62,9 +62,9 @@ def test_nullability_and_defaults(demo_plan):
     assert items.column("priority").default == "0"
 
 
-def test_demo_tables_are_clean(demo_plan):
-    assert not demo_plan.table("mental_items").read_as_text
-    assert not demo_plan.table("item_events").read_as_text
+def test_demo_columns_each_hold_one_storage_class(demo_plan):
+    for table in demo_plan.tables:
+        assert all(len(c.storage) == 1 for c in table.columns), table.target
     assert demo_plan.not_migrated == []
 
 
@@ -96,7 +96,7 @@ def test_demo_ddl_text(demo_plan):
     assert 'CREATE INDEX "mental_items_created_at_idx" ON "public"."mental_items" ("created_at")' in ddl
     assert 'CREATE INDEX "item_events_item_idx" ON "public"."item_events" ("item_id")' in ddl
     # the partial index's 0 compares with a column that is now boolean
-    assert 'CREATE INDEX "mental_items_open_idx" ON "public"."mental_items" ("kind", "priority") WHERE resolved = false' in ddl
+    assert 'CREATE INDEX "mental_items_open_idx" ON "public"."mental_items" ("kind", "priority") WHERE "resolved" = FALSE' in ddl
     assert ('ALTER TABLE "public"."item_events" ADD CONSTRAINT "item_events_item_id_fkey" FOREIGN KEY ("item_id") '
             'REFERENCES "public"."mental_items" ("id") ON DELETE CASCADE ON UPDATE NO ACTION') in ddl
     # keys and indexes come after every CREATE TABLE, foreign keys last
@@ -197,7 +197,7 @@ def test_columns_whose_names_collide_when_lower_cased_are_a_config_error(tmp_pat
 @pytest.mark.parametrize("declaration, pg_type, default", [
     ("created_at DATETIME DEFAULT CURRENT_TIMESTAMP", "timestamptz", "now()"),
     ("created_at TIMESTAMP NOT NULL DEFAULT (CURRENT_TIMESTAMP)", "timestamptz", "now()"),
-    ("created_at TEXT DEFAULT (datetime('now'))", "text", None),
+    ("created_at TEXT DEFAULT (datetime('now'))", "text", "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"),
     ("created_on DATE DEFAULT CURRENT_TIMESTAMP", "date", "CURRENT_DATE"),
 ])
 def test_default_current_timestamp_becomes_now(tmp_path, declaration, pg_type, default):
@@ -238,10 +238,11 @@ def test_an_untranslatable_default_is_dropped_with_a_note(tmp_path):
     assert any("no Postgres translation" in n for n in col.notes)
 
 
-def test_mixed_storage_column_is_read_as_text(tmp_path):
+def test_mixed_storage_column_is_planned_with_both_classes(tmp_path):
     path = make_sqlite(tmp_path / "m.db", "CREATE TABLE codes (id INTEGER PRIMARY KEY, code INTEGER);",
                        {"codes": [(1, 5), (2, "A-17")]})
-    assert plan_of(path).table("codes").read_as_text is True
+    code = plan_of(path).table("codes").column("code")
+    assert code.storage == ["integer", "text"] and any("mixed storage" in n for n in code.notes)
 
 
 def test_orphans_are_noted_in_the_plan(tmp_path):
@@ -249,8 +250,11 @@ def test_orphans_are_noted_in_the_plan(tmp_path):
         CREATE TABLE a (id INTEGER PRIMARY KEY);
         CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));
     """, {"a": [(1,)], "b": [(1, 1), (2, 5)]})
-    notes = plan_of(path).table("b").notes
-    assert any("1 row(s) reference a" in n for n in notes)
+    with pytest.raises(ConfigError, match="1 row"):
+        plan_of(path)  # orphans=stop, the default
+    profile = inspect_source(path)
+    notes = plan_schema(profile, Params(orphans="load")).table("b").notes
+    assert any("1 row(s) of b reference a" in n and "NOT VALID" in n for n in notes)
 
 
 def test_views_and_triggers_are_listed_as_not_migrated(tmp_path):
@@ -259,13 +263,15 @@ def test_views_and_triggers_are_listed_as_not_migrated(tmp_path):
         CREATE VIEW v AS SELECT * FROM t;
         CREATE TRIGGER trg AFTER INSERT ON t BEGIN SELECT 1; END;
     """)
-    assert plan_of(path).not_migrated == ["trigger trg on t", "view v"]
+    plan = plan_of(path)
+    assert plan.not_migrated == ["trigger trg on t: triggers are not migrated"]
+    assert [(v.target, v.sql) for v in plan.views] == [("v", 'SELECT * FROM "t"')]
 
 
 def test_existing_target_table_is_adopted(demo_profile):
-    existing = {"mental_items": {c: "text" for c in
+    existing = {"mental_items": {c: TargetColumn("text", True, False) for c in
                                  ["id", "kind", "title", "body", "tags", "priority", "resolved", "created_at",
-                                  "updated_at", "resolved_at"]} | {"created_at": "timestamp with time zone"}}
+                                  "updated_at", "resolved_at"]} | {"created_at": TargetColumn("timestamptz", True, False)}}
     plan = plan_schema(demo_profile, Params(), existing)
     items = plan.table("mental_items")
     assert items.exists is True
@@ -276,6 +282,13 @@ def test_existing_target_table_is_adopted(demo_profile):
     assert 'CREATE TABLE "public"."item_events"' in plan.ddl_text()
 
 
-def test_existing_target_table_missing_a_column_is_a_config_error(demo_profile):
-    with pytest.raises(ConfigError, match="has no column"):
-        plan_schema(demo_profile, Params(), {"mental_items": {"id": "text"}})
+def test_existing_target_table_without_a_source_column_lists_it_unmapped(demo_profile):
+    items = plan_schema(demo_profile, Params(), {"mental_items": {"id": TargetColumn("text", False, False)}}).table("mental_items")
+    assert [c.target for c in items.columns] == ["id"]
+    assert "title" in items.unmapped_source
+
+
+def test_existing_not_null_target_column_nothing_fills_stops_the_plan(demo_profile):
+    existing = {"mental_items": {"id": TargetColumn("text", False, False), "owner": TargetColumn("text", False, False)}}
+    with pytest.raises(ConfigError, match="mental_items.owner is NOT NULL"):
+        plan_schema(demo_profile, Params(), existing)

@@ -1,15 +1,18 @@
 """The canonical text form of a value, defined once, computed on both sides of the migration.
 
-Source side: a DuckDB expression over the typed source value (`plan.typed_value`).
-Target side: a Postgres expression over the loaded column. Equal values give equal text:
+Source side: a DuckDB expression over the converted value (`convert.TableRead`). Target side: a
+Postgres expression over the loaded column. Equal values give equal text:
 
-- timestamptz: UTC, microseconds, `YYYY-MM-DD HH:MM:SS.ffffff`
+- timestamptz / timestamp: UTC, microseconds, `YYYY-MM-DD HH:MM:SS.ffffff`
 - date: `YYYY-MM-DD`
 - boolean: `t` / `f`
 - integers: decimal digits
-- double precision: shortest round-trip digits; `inf`, `-inf`, `nan`; `-0` equals `0`
+- numeric: the value rounded to the column's scale, trailing zeros removed (`1.50` -> `1.5`)
+- double precision / real: shortest round-trip digits written as `digits e exponent`
+  (`0.1` -> `1e-1`, `1500000000000000` -> `15e14`), `inf`, `-inf`, `nan`; `-0` equals `0`
 - bytea: lower-case hex
-- text: the text, with NUL replaced by U+FFFD as the load does
+- uuid: lower-case hex digits without hyphens
+- text, varchar, json: the text (after the documented NUL / UTF-8 replacement)
 - jsonb: Postgres' own `jsonb::text` form (keys ordered by length then bytes, `", "` and `": "`)
 
 A row's form joins its columns' forms with U+001F, each prefixed `v`, or `n` for NULL.
@@ -22,61 +25,90 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from .plan import ColumnPlan, TablePlan, typed_value
+from .convert import NUMERIC, TableRead
+from .plan import ColumnPlan, TablePlan
 
 SEPARATOR = "chr(31)"
 
 
-def source_expr(table: TablePlan, col: ColumnPlan) -> str:
-    v = typed_value(table, col)
+def _float_form(text: str, regex_extract) -> str:
+    """`digits e exponent` from a shortest round-trip decimal text, in either SQL dialect."""
+    mantissa = f"regexp_replace({text}, '[eE].*$', '')"
+    exponent = f"coalesce(CAST(nullif({regex_extract(text)}, '') AS INTEGER), 0)"
+    sign = f"CASE WHEN left({mantissa}, 1) = '-' THEN '-' ELSE '' END"
+    unsigned = f"ltrim({mantissa}, '-')"
+    whole = f"split_part({unsigned}, '.', 1)"
+    digits = f"replace({unsigned}, '.', '')"
+    stripped = f"ltrim({digits}, '0')"
+    point = f"({exponent} + length({whole}) - (length({digits}) - length({stripped})))"
+    significant = f"rtrim({stripped}, '0')"
+    return f"{sign} || {significant} || 'e' || CAST({point} - length({significant}) AS VARCHAR)"
+
+
+def source_expr(col: ColumnPlan, value: str) -> str:
     t = col.pg_type
-    if t == "timestamptz":
-        return f"strftime({v}, '%Y-%m-%d %H:%M:%S.%f')"
+    if t in ("timestamptz", "timestamp"):
+        return f"strftime({value}, '%Y-%m-%d %H:%M:%S.%f')"
     if t == "date":
-        return f"strftime({v}, '%Y-%m-%d')"
+        return f"strftime({value}, '%Y-%m-%d')"
     if t == "boolean":
-        return f"CASE WHEN {v} THEN 't' ELSE 'f' END"
-    if t in ("bigint", "integer"):
-        return f"CAST({v} AS VARCHAR)"
-    if t == "double precision":
-        return (
-            f"CASE WHEN isnan({v}) THEN 'nan' WHEN {v} = 0 THEN '0' "
-            f"ELSE regexp_replace(lower(CAST({v} AS VARCHAR)), '\\.0$', '') END"
-        )
+        return f"CASE WHEN {value} THEN 't' ELSE 'f' END"
+    if t in ("bigint", "integer", "smallint"):
+        return f"CAST({value} AS VARCHAR)"
+    if t in ("double precision", "real"):
+        v = f"CAST({value} AS FLOAT)" if t == "real" else value
+        text = f"lower(CAST({v} AS VARCHAR))"
+        form = _float_form(text, lambda x: f"regexp_extract({x}, '[eE]([+-]?[0-9]+)$', 1)")
+        return (f"CASE WHEN isnan({v}) THEN 'nan' WHEN isinf({v}) THEN {text} WHEN {v} = 0 THEN '0' "
+                f"ELSE {form} END")
+    if t == "numeric" or NUMERIC.fullmatch(t):
+        n = f"regexp_replace(trim({value}), '^[+]', '')"
+        if m := NUMERIC.fullmatch(t):
+            n = f"CAST(CAST({n} AS DECIMAL(38, {m.group(2)})) AS VARCHAR)" if int(m.group(1)) <= 38 else n
+        n = f"CASE WHEN contains({n}, '.') THEN rtrim(rtrim({n}, '0'), '.') ELSE {n} END"
+        n = f"regexp_replace(regexp_replace({n}, '^(-?)0+([0-9])', '\\1\\2'), '^(-?)[.]', '\\10.')"
+        return f"CASE WHEN {n} IN ('-0', '', '-') THEN '0' ELSE {n} END"
     if t == "bytea":
-        return f"lower(hex({v}))"
+        return f"lower(hex({value}))"
+    if t == "uuid":
+        return f"replace({value}, '-', '')"
     if t == "jsonb":
-        return f"jsonb_text(replace({v}, chr(0), chr(65533)))"
-    return f"replace({v}, chr(0), chr(65533))"
+        return f"jsonb_text({value})"
+    return value
 
 
 def target_expr(col: ColumnPlan) -> sql.Composable:
     c = sql.Identifier(col.target)
     t = col.pg_type
+    if t in ("double precision", "real"):
+        text = "lower({c}::text)"
+        form = _float_form(text, lambda x: f"substring({x} from '[eE]([+-]?[0-9]+)$')")
+        return sql.SQL(
+            "CASE WHEN {c} = 'NaN' THEN 'nan' WHEN {c} IN ('Infinity', '-Infinity') "
+            "THEN replace(lower({c}::text), 'inity', '') WHEN {c} = 0 THEN '0' ELSE " + form + " END"
+        ).format(c=c)
     forms = {
         "timestamptz": "to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        "timestamp": "to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')",
         "date": "to_char({c}, 'YYYY-MM-DD')",
         "boolean": "CASE WHEN {c} THEN 't' ELSE 'f' END",
-        "bigint": "{c}::text",
-        "integer": "{c}::text",
-        "double precision": (
-            "CASE WHEN {c} = 'NaN'::float8 THEN 'nan' WHEN {c} = 'Infinity'::float8 THEN 'inf' "
-            "WHEN {c} = '-Infinity'::float8 THEN '-inf' WHEN {c} = 0 THEN '0' ELSE {c}::text END"
-        ),
         "bytea": "encode({c}, 'hex')",
-        "jsonb": "{c}::text",
+        "uuid": "replace({c}::text, '-', '')",
     }
+    if t == "numeric" or NUMERIC.fullmatch(t):
+        return sql.SQL("trim_scale({c})::text").format(c=c)
     return sql.SQL(forms.get(t, "{c}::text")).format(c=c)
 
 
-def source_row_expr(table: TablePlan) -> str:
-    parts = [f"coalesce('v' || {source_expr(table, c)}, 'n')" for c in table.columns]
-    return f" || {SEPARATOR} || ".join(parts)
+def source_row_expr(read: TableRead) -> str:
+    parts = [f"coalesce('v' || {source_expr(c, read.converted[i].value)}, 'n')"
+             for i, c in enumerate(read.table.columns)]
+    return f" || {SEPARATOR} || ".join(parts) or "''"
 
 
 def target_row_expr(table: TablePlan) -> sql.Composable:
     parts = [sql.SQL("coalesce('v' || {}, 'n')").format(target_expr(c)) for c in table.columns]
-    return sql.SQL(f" || {SEPARATOR} || ").join(parts)
+    return sql.SQL(f" || {SEPARATOR} || ").join(parts) if parts else sql.SQL("''")
 
 
 def jsonb_text(value: str | None) -> str | None:
@@ -127,4 +159,3 @@ def register(con) -> None:
         con.create_function("jsonb_text", jsonb_text, [VARCHAR], VARCHAR)
     except duckdb.CatalogException:
         pass  # already registered on this connection
-

@@ -20,11 +20,14 @@ import yaml
 from .errors import ConfigError
 
 IF_EXISTS = ("fail", "truncate", "append")
+IDENTIFIERS = ("lower", "snake_case", "preserve")
+ORPHANS = ("stop", "load", "null")
+BAD_TEXT = ("replace", "strip", "reject")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
 CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
 TARGET_TYPES = (
     "text", "bigint", "integer", "double precision", "boolean", "timestamptz",
-    "date", "jsonb", "bytea",
+    "date", "jsonb", "bytea", "numeric", "real", "smallint", "timestamp", "json", "uuid",
 )
 
 
@@ -42,6 +45,11 @@ class Params:
     if_exists: str = "fail"
     dry_run: bool = False
     column_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    identifiers: str = "lower"
+    orphans: str = "stop"
+    bad_text: str = "replace"
+    fail_on_rejects: bool = True
+    target_ddl: str = ""
     storage_budget_mb: int = 512
     batch_rows: int = 100_000
     connect_retries: int = 5
@@ -98,6 +106,9 @@ class Params:
     def validate(self) -> None:
         if self.if_exists not in IF_EXISTS:
             raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)}, not {self.if_exists!r}")
+        for name, allowed in (("identifiers", IDENTIFIERS), ("orphans", ORPHANS), ("bad_text", BAD_TEXT)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
             raise ConfigError(f"name must be letters, digits, '.', '_' or '-', not {self.name!r}")
         if self.batch_rows < 1:
@@ -116,7 +127,7 @@ class Params:
                 raise ConfigError(
                     f"column_overrides[{key!r}].convert must be one of {', '.join(CONVERSIONS)}"
                 )
-            if "type" in spec and spec["type"] not in TARGET_TYPES:
+            if "type" in spec and spec["type"] not in TARGET_TYPES and not re.fullmatch(r"numeric\(\d+,\s*\d+\)", spec["type"]):
                 raise ConfigError(
                     f"column_overrides[{key!r}].type must be one of {', '.join(TARGET_TYPES)}"
                 )

@@ -1,33 +1,52 @@
 """Step 03, load: every table streamed out of DuckDB and into Postgres with COPY.
 
-Rows leave DuckDB in Arrow batches already converted (the conversions are DuckDB SQL), are
-written as CSV by Arrow and handed to psycopg's `Copy.write`: no Python touches a row.
+Rows leave DuckDB in Arrow batches already converted (the conversions are DuckDB SQL, see
+`convert.py`), are written as CSV by Arrow and handed to psycopg's `Copy.write`: no Python touches a
+row. A row whose value does not convert is not loaded: it goes to `_sqlite2neon.rejects` with its
+reason, and the rest of the table loads. A batch Postgres refuses anyway is split in halves until
+the refused rows are found, and those are rejected with Postgres' own reason.
 
-    >>> result = load_all(plan, target, params)
+    >>> result = load_all(plan, target, params, source_path=Path("data/demo.db"))
     >>> result.tables[0].rows_per_second
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import psycopg
 from psycopg import sql
 from pyarrow import csv as arrow_csv
 
+from . import convert
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import DryRunStop, SourceError, TargetError, TargetNotEmpty
-from .plan import Plan, TablePlan, copy_select, existing_tables
+from .plan import Plan, TablePlan, existing_tables
 from .source import open_source
 
 _CSV = arrow_csv.WriteOptions(include_header=False)
+REJECT_COLUMNS = ["__reject_column", "__reason", "__key", "__raw"]
+STATE_SCHEMA = "_sqlite2neon"
+
+
+@dataclass
+class Reject:
+    table: str
+    source_key: str | None
+    column: str | None
+    original_value: str | None
+    reason: str
 
 
 @dataclass
@@ -38,6 +57,8 @@ class TableLoad:
     seconds: float
     bytes: int
     index_seconds: float = 0.0
+    rejected: int = 0
+    changed_values: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -46,9 +67,15 @@ class TableLoad:
 
 @dataclass
 class LoadResult:
+    run: str = ""
     tables: list[TableLoad] = field(default_factory=list)
     seconds: float = 0.0
     statements: list[str] = field(default_factory=list)
+    not_created: list[str] = field(default_factory=list)  # checks or views Postgres refused, with why
+
+    @property
+    def rejected(self) -> int:
+        return sum(t.rejected for t in self.tables)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -56,7 +83,8 @@ class LoadResult:
     @classmethod
     def from_json(cls, text: str) -> "LoadResult":
         raw = json.loads(text)
-        return cls([TableLoad(**t) for t in raw["tables"]], raw["seconds"], raw["statements"])
+        raw["tables"] = [TableLoad(**t) for t in raw["tables"]]
+        return cls(**raw)
 
 
 def filled_tables(conn: psycopg.Connection, plan: Plan) -> dict[str, int]:
@@ -88,17 +116,30 @@ def refuse_filled(filled: dict[str, int], if_exists: str) -> None:
         )
 
 
-def load_all(plan: Plan, target: Target, params: Params, *, source_path,
+def ensure_state_schema(conn: psycopg.Connection) -> None:
+    """The runbook's own schema in the target, with the table of rejected rows."""
+    conn.execute(sql.SQL(
+        "CREATE SCHEMA IF NOT EXISTS {s}; "
+        "CREATE TABLE IF NOT EXISTS {s}.rejects (run text NOT NULL, table_name text NOT NULL, source_key text, "
+        "column_name text, original_value text, reason text NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now())"
+    ).format(s=sql.Identifier(STATE_SCHEMA)))
+
+
+def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "",
              progress: Callable[[TablePlan], object] | None = None) -> LoadResult:
-    """Create the tables, load each in its own transaction, then keys, indexes, foreign keys, ANALYZE."""
+    """Create and load each table in its own transaction, then foreign keys, checks, views, ANALYZE."""
     started = time.monotonic()
-    result = LoadResult()
+    result = LoadResult(run=run)
+    rejects: list[Reject] = []
     src = open_source(source_path)
+    convert.register(src)
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:
             if_exists = if_exists_for(params, target)
             refuse_filled(filled_tables(conn, plan), if_exists)
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
+            ensure_state_schema(conn)
+            _run_target_ddl(conn, plan, params, result, target)
             existing = [t for t in plan.tables if t.exists]
             # truncate replaces the tables in one transaction (they are truncated together, as one
             # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
@@ -110,50 +151,72 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path,
                 for table in plan.tables:
                     bar = progress(table) if progress else None
                     try:
-                        result.tables.append(load_table(src, conn, plan, table, params, bar, target, result))
+                        loaded = load_table(src, conn, plan, table, params, bar, target, result, rejects)
                     finally:
                         if bar is not None:
                             bar.close()
-            present = {r[0] for r in conn.execute(
-                "SELECT conname FROM pg_constraint WHERE connamespace = %s::regnamespace", [plan.schema])}
+                    result.tables.append(loaded)
+            present = _constraint_names(conn, plan.schema)
             for name, stmt in plan.foreign_keys():
                 if name not in present:  # an earlier run may have built it
                     _run(conn, stmt, result, target)
             for table in plan.tables:
                 _set_identity(conn, plan, table, result, target)
                 _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)
+            for view, stmt in plan.view_ddl():
+                _try(conn, stmt, f"view {view.source}", result, target)
     finally:
         src.close()
     result.seconds = time.monotonic() - started
     return result
 
 
+def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target: Target) -> None:
+    """Run the `target_ddl` file for real, when the tables it creates are not there yet."""
+    if not params.target_ddl:
+        return
+    from pathlib import Path
+
+    from .config import resolve_path
+
+    present = existing_tables(conn, plan.schema)
+    if all(t.target in present for t in plan.tables if t.exists):
+        return
+    with conn.transaction():
+        _run(conn, sql.SQL(Path(resolve_path(params.target_ddl)).read_text()), result, target)
+
+
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
-               target: Target, result: LoadResult) -> TableLoad:
+               target: Target, result: LoadResult, rejects: list[Reject]) -> TableLoad:
     """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
-    from DuckDB's Arrow batches, then its primary key and indexes. It is all there, or none of it."""
+    from DuckDB's Arrow batches, rejects recorded, then its primary key, indexes and checks. It is all
+    there, or none of it."""
     started = time.monotonic()
-    rows = 0
-    sent = 0
+    rows = sent = 0
+    found: list[Reject] = []
     qualified = sql.Identifier(plan.schema, table.target)
-    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in table.columns)
+    loaded = [c for c in table.columns if c.generated is None]
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        qualified, sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded))
+    read = convert.TableRead(table, params.bad_text)
     try:
         with conn.transaction():
             for stmt in plan.creates(table):
                 _run(conn, stmt, result, target)
-            with conn.cursor().copy(
-                sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(qualified, columns)
-            ) as copy:
-                reader = src.execute(copy_select(table)).to_arrow_reader(params.batch_rows)
-                for batch in reader:
-                    buf = io.BytesIO()
-                    arrow_csv.write_csv(batch, buf, _CSV)
-                    data = buf.getbuffer()
-                    copy.write(data)
-                    rows += batch.num_rows
-                    sent += data.nbytes
-                    if bar is not None:
-                        bar.update(batch.num_rows)
+            reader = src.execute(read.select()).to_arrow_reader(params.batch_rows)
+            for batch in reader:
+                bad = pc.is_valid(batch.column("__reject_column"))
+                if pc.any(bad).as_py():
+                    found += _rejects_of(table, batch.filter(bad))
+                    batch = batch.filter(pc.invert(bad))
+                keys = batch.column("__key")
+                batch = batch.drop_columns(REJECT_COLUMNS)
+                nbytes, nrows = _copy(conn, copy_sql, batch, keys, table, found, target)
+                sent += nbytes
+                rows += nrows
+                if bar is not None:
+                    bar.update(batch.num_rows)
+            _save_rejects(conn, result.run, found)
             copied = time.monotonic()
             _build_keys(conn, plan, table, result, target)
     except psycopg.Error as exc:
@@ -163,35 +226,103 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         ) from None
     except duckdb.Error as exc:
         raise SourceError(
-            f"reading {table.source} failed after {rows} rows, nothing of it was kept: {_one_line(exc)}; "
-            "check the plan's conversion for that column, or set its type in column_overrides"
+            f"reading {table.source} failed after {rows} rows, nothing of it was kept: {_one_line(exc)}"
         ) from None
+    rejects += found
     done = time.monotonic()
-    return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied)
+    return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
+                     len(found), table.changed_values(plan.bad_text))
+
+
+def _copy(conn, copy_sql, batch: pa.RecordBatch, keys, table: TablePlan, found: list[Reject],
+          target: Target) -> tuple[int, int]:
+    """COPY one batch under a savepoint; when Postgres refuses it, split it until the refused rows
+    are alone, and reject those with Postgres' reason. Returns (bytes sent, rows loaded)."""
+    if batch.num_rows == 0:
+        return 0, 0
+    buf = io.BytesIO()
+    arrow_csv.write_csv(batch, buf, _CSV)
+    data = buf.getbuffer()
+    try:
+        with conn.transaction():
+            with conn.cursor().copy(copy_sql) as copy:
+                copy.write(data)
+        return data.nbytes, batch.num_rows
+    except psycopg.Error as exc:
+        if not (exc.sqlstate or "").startswith(("22", "23")):
+            raise
+        if batch.num_rows == 1:
+            column = re.search(r"column (\S+?):", exc.diag.context or "")
+            found.append(Reject(table.target, keys[0].as_py(), column.group(1) if column else None,
+                                bytes(data).decode(errors="replace").strip()[:1000],
+                                "Postgres refused: " + scrub(_one_line(exc), target.secrets)))
+            return 0, 0
+        half = batch.num_rows // 2
+        first = _copy(conn, copy_sql, batch.slice(0, half), keys.slice(0, half), table, found, target)
+        second = _copy(conn, copy_sql, batch.slice(half), keys.slice(half), table, found, target)
+        return first[0] + second[0], first[1] + second[1]
+
+
+def _rejects_of(table: TablePlan, batch: pa.RecordBatch) -> list[Reject]:
+    rows = batch.select(REJECT_COLUMNS).to_pylist()
+    return [Reject(table.target, r["__key"], r["__reject_column"], r["__raw"], r["__reason"]) for r in rows]
+
+
+def _save_rejects(conn, run: str, found: list[Reject]) -> None:
+    if not found:
+        return
+    with conn.cursor().copy(sql.SQL(
+        "COPY {}.rejects (run, table_name, source_key, column_name, original_value, reason) FROM STDIN"
+    ).format(sql.Identifier(STATE_SCHEMA))) as copy:
+        for r in found:
+            copy.write_row([run, r.table, r.source_key, r.column, _no_nul(r.original_value), _no_nul(r.reason)])
+
+
+def _no_nul(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\\0")
+
+
+def write_rejects_csv(run_dir, found: list[Reject]) -> None:
+    from . import record
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["table", "source_key", "column", "original_value", "reason"])
+    for r in found:
+        writer.writerow([r.table, r.source_key, r.column, _no_nul(r.original_value), r.reason])
+    record.write(run_dir, "rejects.csv", out.getvalue())
+
+
+def _constraint_names(conn, schema: str) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "SELECT conname FROM pg_constraint WHERE connamespace = %s::regnamespace", [schema])}
 
 
 def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
-    """Primary key and indexes after the data, skipping any an earlier run already built."""
+    """Primary key, indexes and CHECK constraints after the data, skipping any an earlier run built.
+    A CHECK Postgres refuses is reported, not fatal: SQLite may hold rows its own check never saw."""
     present = {r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind = 'i'", [plan.schema])}
     for name, stmt in plan.keys_and_indexes(table):
         if name not in present:
             _run(conn, stmt, result, target)
+    constraints = _constraint_names(conn, plan.schema)
+    for name, stmt in plan.check_constraints(table):
+        if name not in constraints:
+            _try(conn, stmt, f"CHECK constraint {name}", result, target)
 
 
 def _set_identity(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
-    """Set an identity column's sequence to the highest id, so the app's next insert gets max + 1."""
-    col = table.identity_column
-    if col is None:
-        return
+    """Set every sequence-backed column (identity or serial, ours or the app's) to the highest id,
+    so the app's next insert gets max + 1 rather than a key that is taken."""
     qualified = sql.Identifier(plan.schema, table.target)
-    _run(conn, sql.SQL(
-        "SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {}"
-    ).format(
-        sql.Literal(f"{sql.Identifier(plan.schema).as_string(None)}.{sql.Identifier(table.target).as_string(None)}"),
-        sql.Literal(col.target), sql.Identifier(col.target), qualified,
-    ), result, target)
+    for col in table.columns:
+        seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [qualified.as_string(None), col.target]).fetchone()[0]
+        if seq is None:
+            continue
+        _run(conn, sql.SQL("SELECT setval({}, coalesce(max({}), 0) + 1, false) FROM {}").format(
+            sql.Literal(seq), sql.Identifier(col.target), qualified), result, target)
 
 
 def _run(conn, stmt: sql.Composable, result: LoadResult, target: Target) -> None:
@@ -201,6 +332,15 @@ def _run(conn, stmt: sql.Composable, result: LoadResult, target: Target) -> None
     except psycopg.Error as exc:
         raise TargetError(f"{text.split(chr(10))[0][:120]} failed: {scrub(_one_line(exc), target.secrets)}") from None
     result.statements.append(text)
+
+
+def _try(conn, stmt: sql.Composable, what: str, result: LoadResult, target: Target) -> None:
+    """Run DDL that may fail without failing the load (under a savepoint); a failure is reported."""
+    try:
+        with conn.transaction():
+            _run(conn, stmt, result, target)
+    except TargetError as exc:
+        result.not_created.append(f"{what} was not created: {exc}")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -213,8 +353,8 @@ def step(params: Params) -> LoadResult:
     from tqdm.auto import tqdm
 
     from . import record
-    from .connect import resolve_target
     from .config import resolve_path
+    from .connect import resolve_target
     from .plan import plan_for
 
     if params.dry_run:
@@ -226,6 +366,19 @@ def step(params: Params) -> LoadResult:
     def progress(table: TablePlan):
         return tqdm(total=table.rows, desc=table.target, unit=" rows", unit_scale=True, smoothing=0.1)
 
-    result = load_all(plan, target, params, source_path=resolve_path(params.sqlite_path), progress=progress)
+    result = load_all(plan, target, params, source_path=resolve_path(params.sqlite_path), run=run_dir.name,
+                      progress=progress)
     record.write(run_dir, "load.json", result.to_json())
+    write_rejects_csv(run_dir, rejects_of_run(target, params, run_dir.name))
     return result
+
+
+def rejects_of_run(target: Target, params: Params, run: str) -> list[Reject]:
+    """The rejected rows a run recorded in the target."""
+    with connect(target.direct_url, params, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.rejects"]).fetchone()[0] is None:
+            return []
+        rows = conn.execute(sql.SQL(
+            "SELECT table_name, source_key, column_name, original_value, reason FROM {}.rejects WHERE run = %s "
+            "ORDER BY table_name, rejected_at").format(sql.Identifier(STATE_SCHEMA)), [run]).fetchall()
+    return [Reject(*r) for r in rows]

@@ -9,16 +9,25 @@ every column, decided from the profile and the parameters, before anything is wr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
 from .config import Params
 from .errors import ConfigError
-from .source import ColumnProfile, SourceProfile, TableProfile, duck_ident, sql_string, sqlite_ident
+from .source import ColumnProfile, SourceProfile, TableProfile
+
+if TYPE_CHECKING:
+    from .translate import Names
+
+PG_NAME_BYTES = 63  # Postgres cuts longer names silently; the plan shortens them visibly
+OWNED_MARK = "sqlite2neon: loaded from SQLite table "
+FK_ACTIONS = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
 
 @dataclass
@@ -32,6 +41,10 @@ class ColumnPlan:
     default: str | None  # Postgres default expression, already translated
     identity: bool = False
     notes: list[str] = field(default_factory=list)
+    storage: list[str] = field(default_factory=list)  # SQLite storage classes the values use
+    nul_values: int = 0
+    bad_utf8_values: int = 0
+    generated: str | None = None  # Postgres expression when Postgres computes the column (not loaded)
 
 
 @dataclass
@@ -50,6 +63,21 @@ class ForeignKeyPlan:
     ref_columns: list[str]
     on_delete: str
     on_update: str
+    source_columns: list[str] = field(default_factory=list)
+    source_ref_table: str = ""
+    source_ref_columns: list[str] = field(default_factory=list)
+    orphans: int = 0
+    not_valid: bool = False  # orphans=load: the key holds for new rows, not for the orphans
+    null_orphans: bool = False  # orphans=null: orphan references are loaded as NULL
+
+
+@dataclass
+class ViewPlan:
+    source: str
+    target: str
+    source_sql: str
+    sql: str | None  # the SELECT in Postgres SQL; None when it cannot be translated
+    reason: str = ""
 
 
 @dataclass
@@ -62,9 +90,12 @@ class TablePlan:
     primary_key: list[str]
     indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
-    read_as_text: bool = False  # a column's stored values do not fit DuckDB's typed reader
+    checks: list[str] = field(default_factory=list)  # CHECK expressions in Postgres SQL
+    has_rowid: bool = True
     exists: bool = False  # the target table was already there
     owned: bool = False  # ... and an earlier run of this runbook created it (else: the app did, e.g. Drizzle)
+    unmapped_source: list[str] = field(default_factory=list)  # source columns with no target column
+    unmapped_target: list[str] = field(default_factory=list)  # target columns no source column fills
     notes: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> ColumnPlan:
@@ -77,12 +108,30 @@ class TablePlan:
     def identity_column(self) -> ColumnPlan | None:
         return next((c for c in self.columns if c.identity), None)
 
+    def changed_values(self, bad_text: str = "replace") -> dict[str, int]:
+        """Values the load changes on purpose, counted: "column: what" -> count. Under
+        bad_text=reject nothing is changed: those rows are rejected instead."""
+        out = {}
+        done = {"replace": "replaced", "strip": "stripped"}.get(bad_text)
+        for c in self.columns:
+            if c.nul_values and done:
+                out[f"{c.target}: NUL {done}"] = c.nul_values
+            if c.bad_utf8_values and done:
+                out[f"{c.target}: invalid UTF-8 {done}"] = c.bad_utf8_values
+        for fk in self.foreign_keys:
+            if fk.null_orphans and fk.orphans:
+                out[f"{', '.join(fk.columns)}: orphan reference set to NULL"] = fk.orphans
+        return out
+
 
 @dataclass
 class Plan:
     schema: str
     tables: list[TablePlan]  # in load order: referenced tables first
+    views: list[ViewPlan] = field(default_factory=list)
     not_migrated: list[str] = field(default_factory=list)
+    identifiers: str = "lower"
+    bad_text: str = "replace"
 
     def table(self, name: str) -> TablePlan:
         for t in self.tables:
@@ -102,7 +151,8 @@ class Plan:
             t["indexes"] = [IndexPlan(**i) for i in t["indexes"]]
             t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
             tables.append(TablePlan(**t))
-        return cls(tables=tables, **raw)
+        views = [ViewPlan(**v) for v in raw.pop("views", [])]
+        return cls(tables=tables, views=views, **raw)
 
     def creates(self, table: TablePlan) -> list[sql.Composed]:
         """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet."""
@@ -120,7 +170,7 @@ class Plan:
         q = sql.Identifier(self.schema, table.target)
         out = []
         if table.primary_key:
-            pkey = f"{table.target}_pkey"
+            pkey = pg_name(f"{table.target}_pkey")
             out.append((pkey, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
                 q, sql.Identifier(pkey), sql.SQL(", ").join(map(sql.Identifier, table.primary_key)))))
         for ix in table.indexes:
@@ -131,6 +181,15 @@ class Plan:
             )))
         return out
 
+    def check_constraints(self, table: TablePlan) -> list[tuple[str, sql.Composed]]:
+        """(constraint name, DDL) for the table's translated CHECK constraints."""
+        if table.exists and not table.owned:
+            return []
+        q = sql.Identifier(self.schema, table.target)
+        return [(name, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})").format(
+            q, sql.Identifier(name), sql.SQL(check)))
+            for name, check in ((pg_name(f"{table.target}_check{i + 1}"), c) for i, c in enumerate(table.checks))]
+
     def foreign_keys(self) -> list[tuple[str, sql.Composed]]:
         """(constraint name, ALTER TABLE) for every foreign key of the tables the runbook creates."""
         out = []
@@ -139,26 +198,29 @@ class Plan:
                 continue
             for fk in t.foreign_keys:
                 out.append((fk.name, sql.SQL(
-                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}"
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}{}"
                 ).format(
                     sql.Identifier(self.schema, t.target), sql.Identifier(fk.name),
                     sql.SQL(", ").join(map(sql.Identifier, fk.columns)),
                     sql.Identifier(self.schema, fk.ref_table),
                     sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)),
                     sql.SQL(fk.on_delete), sql.SQL(fk.on_update),
+                    sql.SQL(" NOT VALID" if fk.not_valid else ""),
                 )))
         return out
+
+    def view_ddl(self) -> list[tuple[ViewPlan, sql.Composed]]:
+        return [(v, sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
+            sql.Identifier(self.schema, v.target), sql.SQL(v.sql))) for v in self.views if v.sql]
 
     def ddl_text(self) -> str:
         statements = [s for t in self.tables for s in self.creates(t)]
         for t in self.tables:
             statements += [stmt for _, stmt in self.keys_and_indexes(t)]
+            statements += [stmt for _, stmt in self.check_constraints(t)]
         statements += [stmt for _, stmt in self.foreign_keys()]
+        statements += [stmt for _, stmt in self.view_ddl()]
         return ";\n\n".join(s.as_string(None) for s in statements) + ";\n"
-
-
-OWNED_MARK = "sqlite2neon: loaded from SQLite table "
-FK_ACTIONS = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
 
 def create_table(schema: str, table: TablePlan) -> sql.Composed:
@@ -167,37 +229,69 @@ def create_table(schema: str, table: TablePlan) -> sql.Composed:
         parts = [sql.Identifier(c.target), sql.SQL(c.pg_type)]
         if c.identity:
             parts.append(sql.SQL("GENERATED BY DEFAULT AS IDENTITY"))
+        if c.generated is not None:
+            parts.append(sql.SQL(f"GENERATED ALWAYS AS ({c.generated}) STORED"))
         if not c.nullable:
             parts.append(sql.SQL("NOT NULL"))
-        if c.default is not None and not c.identity:
+        if c.default is not None and not c.identity and c.generated is None:
             parts.append(sql.SQL("DEFAULT " + c.default))
         cols.append(sql.SQL(" ").join(parts))
     return sql.SQL("CREATE TABLE {} (\n    {}\n)").format(
         sql.Identifier(schema, table.target), sql.SQL(",\n    ").join(cols))
 
 
-def target_name(name: str) -> str:
-    return name.lower()
+def pg_name(name: str) -> str:
+    """A name Postgres keeps whole: at most 63 bytes, shortened with a hash when longer."""
+    if len(name.encode()) <= PG_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    cut = name.encode()[: PG_NAME_BYTES - 9].decode("utf-8", errors="ignore")
+    return f"{cut}_{digest}"
 
 
-def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict[str, str]] | None = None,
+def target_name(name: str, mode: str = "lower") -> str:
+    """A source name as a Postgres name under the `identifiers` parameter.
+
+    >>> target_name("InvoiceLine", "snake_case"), target_name("Order Details", "lower")
+    ('invoice_line', 'order details')
+    """
+    if mode == "preserve":
+        out = name
+    elif mode == "snake_case":
+        out = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+        out = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", out)
+        out = re.sub(r"[^\w]+", "_", out.lower()).strip("_") or "_"
+    else:
+        out = name.lower()
+    return pg_name(out)
+
+
+def match_key(name: str) -> str:
+    """Column names match across the two schemas ignoring case and underscores (created_at ~ createdAt)."""
+    return re.sub(r"[\W_]+", "", name.lower())
+
+
+def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict[str, "TargetColumn"]] | None = None,
                 owned: set[str] | frozenset = frozenset()) -> Plan:
-    """Decide every table and column. `existing` maps target tables already present to their columns'
-    types; `owned` names those an earlier run created."""
+    """Decide every table and column. `existing` maps target tables already present to their columns;
+    `owned` names those an earlier run created."""
     existing = existing or {}
     _check_overrides(profile, params)
     seen: dict[str, str] = {}
     tables = []
     for tp in profile.tables:
-        name = target_name(tp.name)
+        name = target_name(tp.name, params.identifiers)
         if name in seen:
-            raise ConfigError(f"tables {seen[name]!r} and {tp.name!r} both become {name!r} in Postgres; rename one in the source")
+            raise ConfigError(
+                f"tables {seen[name]!r} and {tp.name!r} both become {name!r} in Postgres with "
+                f"identifiers={params.identifiers}; use identifiers=preserve or rename one in the source")
         seen[name] = tp.name
         tables.append(_plan_table(tp, params, existing.get(name), name in owned))
-    ordered = _load_order(tables)
-    not_migrated = [f"trigger {t['name']} on {t['table']}" for t in profile.triggers]
-    not_migrated += [f"view {v['name']}" for v in profile.views]
-    return Plan(params.target_schema, ordered, not_migrated)
+    _plan_foreign_keys(profile, tables, params)
+    plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
+    _plan_expressions(profile, plan, params)
+    plan.not_migrated += [f"trigger {t['name']} on {t['table']}: triggers are not migrated" for t in profile.triggers]
+    return plan
 
 
 def _check_overrides(profile: SourceProfile, params: Params) -> None:
@@ -208,7 +302,7 @@ def _check_overrides(profile: SourceProfile, params: Params) -> None:
             raise ConfigError(f"column_overrides names {key!r}, which is not a column of the source")
 
 
-def _plan_table(tp: TableProfile, params: Params, existing_cols: dict[str, str] | None, owned: bool = False) -> TablePlan:
+def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColumn"] | None, owned: bool) -> TablePlan:
     columns = []
     seen: dict[str, str] = {}
     for cp in tp.columns:
@@ -217,55 +311,29 @@ def _plan_table(tp: TableProfile, params: Params, existing_cols: dict[str, str] 
             raise ConfigError(f"columns {seen[col.target]!r} and {cp.name!r} of {tp.name!r} both become {col.target!r}")
         seen[col.target] = cp.name
         columns.append(col)
-    pk = [target_name(c) for c in tp.primary_key]
     table = TablePlan(
-        source=tp.name, target=target_name(tp.name), source_sql=tp.sql, rows=tp.rows,
-        columns=columns, primary_key=pk,
-        read_as_text=any(not _fits_typed_reader(c) for c in tp.columns),
+        source=tp.name, target=target_name(tp.name, params.identifiers), source_sql=tp.sql, rows=tp.rows,
+        columns=columns, primary_key=[target_name(c, params.identifiers) for c in tp.primary_key],
+        has_rowid=not tp.without_rowid, notes=list(tp.notes),
     )
+    if not tp.primary_key:
+        table.notes.append("no primary key in SQLite: none in Postgres either")
     for ix in tp.indexes:
         if ix.origin == "pk":
             continue
+        if any(c is None for c in ix.columns):
+            table.notes.append(f"index {ix.name} on an expression is not migrated: {ix.sql}")
+            continue
+        name = ix.name if ix.origin == "c" else f"{tp.name}_{'_'.join(ix.columns)}_key"
         where = None
         if ix.partial:
             m = re.search(r"\bWHERE\b(.*)$", ix.sql or "", re.I | re.S)
             where = m.group(1).strip().rstrip(";") if m else None
-            if where is None:
-                table.notes.append(f"partial index {ix.name} skipped: its WHERE clause could not be read")
-                continue
-            where = _translate_where(where, columns)
-        if any(c is None for c in ix.columns):
-            table.notes.append(f"index {ix.name} on an expression is not migrated: {ix.sql}")
-            continue
-        name = target_name(ix.name) if ix.origin == "c" else f"{table.target}_{'_'.join(ix.columns)}_key".lower()
-        table.indexes.append(IndexPlan(name, [target_name(c) for c in ix.columns], ix.unique, where))
-    for i, fk in enumerate(tp.foreign_keys):
-        name = f"{table.target}_{'_'.join(fk.columns)}_fkey".lower()
-        table.foreign_keys.append(ForeignKeyPlan(
-            name, [target_name(c) for c in fk.columns], target_name(fk.ref_table),
-            [target_name(c) for c in fk.ref_columns],
-            fk.on_delete if fk.on_delete in FK_ACTIONS else "NO ACTION",
-            fk.on_update if fk.on_update in FK_ACTIONS else "NO ACTION",
-        ))
-        if fk.orphans:
-            table.notes.append(
-                f"{fk.orphans} row(s) reference {fk.ref_table} rows that do not exist; "
-                f"the foreign key {name} will fail to build"
-            )
-    if existing_cols is not None:
-        _adopt_existing(table, existing_cols, owned)
+        table.indexes.append(IndexPlan(target_name(name, params.identifiers),
+                                       [target_name(c, params.identifiers) for c in ix.columns], ix.unique, where))
+    if target is not None:
+        _adopt_existing(table, target, owned, params)
     return table
-
-
-def _translate_where(where: str, columns: list[ColumnPlan]) -> str:
-    """A partial index's WHERE clause in Postgres terms: 0/1 compared with a now-boolean column."""
-    for col in columns:
-        if col.pg_type == "boolean":
-            name = re.escape(col.source)
-            where = re.sub(rf'(["`\[]?\b{name}\b["`\]]?\s*(?:=|==|!=|<>|IS|IS NOT)\s*)([01])\b',
-                           lambda m: m.group(1).replace("==", "=") + ("true" if m.group(2) == "1" else "false"),
-                           where, flags=re.I)
-    return where
 
 
 def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params) -> ColumnPlan:
@@ -278,10 +346,26 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params) -> ColumnP
         notes.append(f"overridden by parameter: {override}")
     identity = (
         cp.pk_position == 1 and len(tp.primary_key) == 1 and declared == "INTEGER" and pg_type == "bigint"
+        and not tp.without_rowid
     )
-    nullable = not (cp.notnull or cp.pk_position)
-    default = _translate_default(cp.default, pg_type, convert, notes)
-    return ColumnPlan(cp.name, target_name(cp.name), cp.declared_type, pg_type, convert, nullable, default, identity, notes)
+    nullable = not (cp.notnull or cp.pk_position)  # Postgres keys are NOT NULL: a NULL key is rejected
+    if cp.nul_values:
+        notes.append(f"{cp.nul_values} value(s) hold a NUL character: {_bad_text_action(params)}")
+    if cp.bad_utf8_values:
+        notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
+    if len(cp.stored_classes) > 1:
+        notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
+    default = _translate_default(cp.default, pg_type, notes)
+    return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
+                      default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values)
+
+
+def _bad_text_action(params: Params) -> str:
+    return {"replace": "replaced with U+FFFD and counted", "strip": "removed and counted",
+            "reject": "the row is rejected"}[params.bad_text]
+
+
+_NUMERIC_DECL = re.compile(r"^(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
 
 
 def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]:
@@ -293,18 +377,26 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         return "timestamptz", "unix_millis", ["unix milliseconds -> timestamptz"]
     if "BOOL" in declared or "bool01" in hints:
         return "boolean", "bool01", ["0/1 -> boolean"]
-    if declared in ("DATETIME", "TIMESTAMP") or (("TIME" in declared) and "iso_text" in hints):
-        return "timestamptz", "iso_text", ["ISO text read as UTC unless it carries an offset"]
+    if declared in ("DATETIME", "TIMESTAMP") or "TIMESTAMP" in declared or ("TIME" in declared and "iso_text" in hints):
+        unit = "unix_millis" if "millis_range" in hints else "unix_seconds"
+        if stored <= {"text"}:
+            return "timestamptz", "iso_text", ["ISO text -> timestamptz (naive text read as UTC)"]
+        return "timestamptz", unit, [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
     if declared == "DATE":
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:
         return "jsonb", "json", ["JSON text -> jsonb"]
+    if m := _NUMERIC_DECL.match(declared):
+        precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        return f"numeric({precision},{scale})", "none", ["exact decimal, never through a float"]
     if "INT" in declared:
         return "bigint", "none", []
     if any(k in declared for k in ("CHAR", "CLOB", "TEXT")):
         return "text", "none", []
     if any(k in declared for k in ("REAL", "FLOA", "DOUB")):
         return "double precision", "none", []
+    if any(k in declared for k in ("DEC", "NUM")):
+        return "numeric", "none", ["exact decimal, never through a float"]
     if declared == "" or "BLOB" in declared:
         if stored == {"integer"}:
             return "bigint", "none", ["no declared type; every value is an integer"]
@@ -312,23 +404,23 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
             return "double precision", "none", ["no declared type; every value is a number"]
         if stored == {"text"}:
             return "text", "none", ["no declared type; every value is text"]
-        return "bytea", "none", []
-    if any(k in declared for k in ("DEC", "NUM")):
-        return "double precision", "none", ["NUMERIC read as a float"]
+        if stored == {"blob"} or not stored:
+            return "bytea", "none", []
+        return "text", "none", ["no declared type and mixed values: kept as text (BLOBs are rejected)"]
     return "text", "none", []
 
 
 def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
-    if pg_type == "timestamptz":
+    if pg_type in ("timestamptz", "timestamp"):
         hints = set(cp.hints)
         if hints & {"unix_millis", "millis_range"}:
             return "unix_millis"
-        if hints & {"unix_seconds", "seconds_range"} or cp.stored_classes <= {"integer", "real"}:
+        if hints & {"unix_seconds", "seconds_range"} or cp.stored_classes & {"integer", "real"}:
             return "unix_seconds"
         return "iso_text"
     if pg_type == "date":
         return "iso_text"
-    if pg_type == "jsonb":
+    if pg_type in ("jsonb", "json"):
         return "json"
     if pg_type == "boolean":
         return "bool01"
@@ -340,68 +432,231 @@ _NOW_DEFAULTS = re.compile(
 )
 
 
-def _translate_default(default: str | None, pg_type: str, convert: str, notes: list[str]) -> str | None:
+def _translate_default(default: str | None, pg_type: str, notes: list[str]) -> str | None:
     if default is None:
         return None
     d = default.strip()
     if _NOW_DEFAULTS.match(d):
-        if pg_type in ("timestamptz", "date"):
-            return "now()" if pg_type == "timestamptz" else "CURRENT_DATE"
+        if pg_type in ("timestamptz", "timestamp", "date"):
+            return {"timestamptz": "now()", "timestamp": "(now() AT TIME ZONE 'UTC')", "date": "CURRENT_DATE"}[pg_type]
         if pg_type == "bigint":
             return "(extract(epoch from now()))::bigint"
+        if pg_type == "text":
+            return "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
     if d.upper() == "NULL":
         return "NULL"
-    literal = re.fullmatch(r"\(?\s*(-?\d+(\.\d+)?)\s*\)?", d)
+    literal = re.fullmatch(r"\(?\s*([+-]?\d+(\.\d+)?)\s*\)?", d)
     if literal:
         number = literal.group(1)
         if pg_type == "boolean" and number in ("0", "1"):
             return "true" if number == "1" else "false"
-        if pg_type in ("bigint", "integer", "double precision"):
+        if pg_type in ("bigint", "integer", "smallint", "double precision", "real") or pg_type.startswith("numeric"):
             return number
+        if pg_type == "text":
+            return sql.Literal(number).as_string(None)
     text = re.fullmatch(r"'((?:[^']|'')*)'", d)
-    if text and pg_type in ("text", "jsonb", "date", "timestamptz", "bytea"):
-        return sql.Literal(text.group(1).replace("''", "'")).as_string(None) + ("" if pg_type == "text" else f"::{pg_type}")
+    if text and pg_type in ("text", "jsonb", "date", "timestamptz", "bytea") or text and pg_type.startswith("numeric"):
+        cast = "" if pg_type == "text" else f"::{pg_type}"
+        return sql.Literal(text.group(1).replace("''", "'")).as_string(None) + cast
     if d.upper() in ("TRUE", "FALSE") and pg_type == "boolean":
         return d.lower()
     notes.append(f"default {default} has no Postgres translation and is not migrated")
     return None
 
 
-def _fits_typed_reader(cp: ColumnProfile) -> bool:
-    """Whether DuckDB's typed SQLite scan can read this column without a type mismatch."""
-    stored = cp.stored_classes
-    fits = {
-        "BIGINT": {"integer"},
-        "DOUBLE": {"integer", "real"},
-        "VARCHAR": {"text", "integer", "real"},
-        "BLOB": {"blob"},
-    }.get(cp.duckdb_type, set())  # DATE/TIMESTAMP columns are always read raw
-    return stored <= fits
+# --- foreign keys, checks, generated columns and views --------------------------------------------
+
+def _plan_foreign_keys(profile: SourceProfile, tables: list[TablePlan], params: Params) -> None:
+    by_source = {t.source: t for t in tables}
+    for tp in profile.tables:
+        table = by_source[tp.name]
+        for fk in tp.foreign_keys:
+            parent = by_source.get(fk.ref_table)
+            if parent is None:
+                table.notes.append(f"foreign key to {fk.ref_table}, which is not migrated: not created")
+                continue
+            try:
+                columns = [table.column(c).target for c in fk.columns]
+                ref_columns = [parent.column(c).target for c in fk.ref_columns]
+            except KeyError:
+                table.notes.append(f"foreign key {fk.columns} -> {fk.ref_table}{fk.ref_columns} names a column "
+                                   "that does not exist: not created")
+                continue
+            name = pg_name(f"{table.target}_{'_'.join(columns)}_fkey")
+            plan = ForeignKeyPlan(
+                name, columns, parent.target, ref_columns,
+                fk.on_delete if fk.on_delete in FK_ACTIONS else "NO ACTION",
+                fk.on_update if fk.on_update in FK_ACTIONS else "NO ACTION",
+                list(fk.columns), fk.ref_table, list(fk.ref_columns), max(fk.orphans, 0),
+            )
+            if plan.orphans:
+                _plan_orphans(table, plan, params)
+            table.foreign_keys.append(plan)
+
+
+def _plan_orphans(table: TablePlan, fk: ForeignKeyPlan, params: Params) -> None:
+    what = f"{fk.orphans} row(s) of {table.source} reference {fk.source_ref_table} rows that do not exist"
+    if params.orphans == "stop":
+        raise ConfigError(f"{what} (foreign key {', '.join(fk.source_columns)}); nothing was written. "
+                          "Set orphans to load (keep them; the key is created NOT VALID) or null (clear the reference)")
+    if params.orphans == "load":
+        fk.not_valid = True
+        table.notes.append(f"{what}: loaded as they are; {fk.name} is created NOT VALID (checked for new rows only)")
+        return
+    for c in fk.columns:
+        col = table.column(c)
+        if not col.nullable:
+            raise ConfigError(f"{what}, but {table.source}.{col.source} is NOT NULL, so orphans=null cannot clear it; "
+                              "use orphans=load")
+    fk.null_orphans = True
+    table.notes.append(f"{what}: their {', '.join(fk.source_columns)} is set to NULL")
+
+
+def _names(plan: Plan) -> "Names":
+    from .translate import Names
+
+    return Names(
+        tables={t.source: t.target for t in plan.tables},
+        columns={t.source: {c.source: c.target for c in t.columns} for t in plan.tables},
+        types={t.target: {c.target: c.pg_type for c in t.columns} for t in plan.tables},
+    )
+
+
+def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> None:
+    """CHECK constraints, partial-index conditions, generated columns and views, in Postgres SQL."""
+    from .translate import translate_expression, translate_view
+
+    names = _names(plan)
+    by_source = {t.source: t for t in plan.tables}
+    for tp in profile.tables:
+        table = by_source[tp.name]
+        if table.exists and not table.owned:
+            continue
+        for check in tp.checks:
+            translated = translate_expression(check, tp.name, names)
+            if translated is None:
+                plan.not_migrated.append(f"CHECK ({check}) on {tp.name}: no faithful Postgres translation")
+            else:
+                table.checks.append(translated)
+        for ix in list(table.indexes):
+            if ix.where is None:
+                continue
+            translated = translate_expression(ix.where, tp.name, names)
+            if translated is None:
+                table.indexes.remove(ix)
+                plan.not_migrated.append(f"partial index {ix.name} on {tp.name}: WHERE {ix.where} has no translation")
+            else:
+                ix.where = translated
+        for cp in tp.columns:
+            if cp.generated is None:
+                continue
+            col = table.column(cp.name)
+            translated = translate_expression(cp.generated, tp.name, names)
+            if translated is None:
+                col.notes.append(f"generated as {cp.generated} in SQLite, no translation: loaded as plain values")
+            else:
+                col.generated = translated
+                col.notes.append(f"generated column: Postgres computes {translated}")
+    used = {t.target for t in plan.tables}
+    for view in profile.views:
+        target = target_name(view["name"], params.identifiers)
+        if target in used:
+            plan.not_migrated.append(f"view {view['name']}: its name is taken by a table in Postgres")
+            continue
+        used.add(target)
+        translated = translate_view(view["sql"] or "", names)
+        reason = "" if translated else "no faithful Postgres translation"
+        plan.views.append(ViewPlan(view["name"], target, view["sql"] or "", translated, reason))
+        if translated is None:
+            plan.not_migrated.append(f"view {view['name']}: {reason}: {view['sql']}")
+
+
+@dataclass
+class TargetColumn:
+    """A column of a table already in the target."""
+
+    pg_type: str
+    nullable: bool
+    has_default: bool
 
 
 _PG_TYPE_NAMES = {
     "timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp",
     "character varying": "text", "character": "text", "integer": "integer", "bigint": "bigint",
-    "smallint": "integer", "double precision": "double precision", "real": "double precision",
-    "boolean": "boolean", "jsonb": "jsonb", "json": "jsonb", "text": "text", "date": "date", "bytea": "bytea",
+    "smallint": "smallint", "double precision": "double precision", "real": "real",
+    "boolean": "boolean", "jsonb": "jsonb", "json": "json", "text": "text", "date": "date", "bytea": "bytea",
+    "uuid": "uuid", "numeric": "numeric",
 }
 
 
-def _adopt_existing(table: TablePlan, existing_cols: dict[str, str], owned: bool) -> None:
-    """The target table exists: load into its columns, converting to the types it already has."""
+def _adopt_existing(table: TablePlan, target: dict[str, TargetColumn], owned: bool, params: Params) -> None:
+    """The target table exists: map columns by name (case and underscores ignored), convert each value
+    to the type the target column has, and account for the columns on either side that do not map."""
     table.exists = True
     table.owned = owned
     table.notes.append("target table exists (created by an earlier run): loading into it" if owned
-                       else "target table exists (created by the app): loading into it, no DDL")
+                       else "target table exists (created by the app): loading into its columns, no DDL")
+    by_key = {match_key(name): name for name in target}
+    mapped = []
     for col in table.columns:
-        if col.target not in existing_cols:
-            raise ConfigError(
-                f"target table {table.target} exists but has no column {col.target} for source column {col.source}"
-            )
-        actual = _PG_TYPE_NAMES.get(existing_cols[col.target], existing_cols[col.target])
-        if actual != col.pg_type:
-            col.notes.append(f"target column is {existing_cols[col.target]}; planned {col.pg_type}")
-            col.pg_type = actual
+        name = col.target if col.target in target else by_key.get(match_key(col.source))
+        if name is None:
+            table.unmapped_source.append(col.source)
+            continue
+        tc = target[name]
+        col.target = name
+        if tc.pg_type != col.pg_type:
+            col.notes.append(f"target column is {tc.pg_type}; planned {col.pg_type}")
+            col.pg_type = tc.pg_type
+            if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in ("unix_seconds", "unix_millis"):
+                col.convert = "unix_seconds" if {"integer", "real"} & set(col.storage) else "iso_text"
+        col.nullable = tc.nullable
+        mapped.append(col)
+    table.columns = mapped
+    table.primary_key = [c for c in table.primary_key if c in {col.target for col in mapped}]
+    filled = {c.target for c in mapped}
+    for name, tc in target.items():
+        if name in filled:
+            continue
+        table.unmapped_target.append(name)
+        if not tc.nullable and not tc.has_default:
+            raise ConfigError(f"target column {table.target}.{name} is NOT NULL without a default, and no source "
+                              f"column of {table.source} maps to it; add the column in SQLite or a default in Postgres")
+    if table.unmapped_source:
+        table.notes.append(f"source columns with no target column, not loaded: {', '.join(table.unmapped_source)}")
+    if table.unmapped_target:
+        table.notes.append(f"target columns no source column fills (default or NULL): {', '.join(table.unmapped_target)}")
+
+
+def owned_tables(conn: psycopg.Connection, schema: str) -> set[str]:
+    """Tables in the schema that an earlier run of the runbook created (marked by their comment)."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') LIKE %s",
+        [schema, OWNED_MARK.replace("%", r"\%") + "%"],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def existing_tables(conn: psycopg.Connection, schema: str) -> dict[str, dict[str, TargetColumn]]:
+    """Tables already in the target schema, with their columns (generated columns left out)."""
+    rows = conn.execute(
+        "SELECT table_name, column_name, data_type, udt_name, character_maximum_length, numeric_precision, "
+        "numeric_scale, is_nullable = 'YES', column_default IS NOT NULL OR is_identity = 'YES' "
+        "FROM information_schema.columns WHERE table_schema = %s AND is_generated = 'NEVER' "
+        "ORDER BY table_name, ordinal_position",
+        [schema],
+    ).fetchall()
+    out: dict[str, dict[str, TargetColumn]] = {}
+    for table, column, data_type, udt, length, precision, scale, nullable, has_default in rows:
+        if data_type == "character varying" and length:
+            pg_type = f"varchar({length})"
+        elif data_type == "numeric" and precision is not None:
+            pg_type = f"numeric({precision},{scale or 0})"
+        else:
+            pg_type = _PG_TYPE_NAMES.get(data_type, udt)
+        out.setdefault(table, {})[column] = TargetColumn(pg_type, nullable, has_default)
+    return out
 
 
 def _load_order(tables: list[TablePlan]) -> list[TablePlan]:
@@ -425,107 +680,26 @@ def _load_order(tables: list[TablePlan]) -> list[TablePlan]:
     return done
 
 
-def owned_tables(conn: psycopg.Connection, schema: str) -> set[str]:
-    """Tables in the schema that an earlier run of the runbook created (marked by their comment)."""
-    rows = conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') LIKE %s",
-        [schema, OWNED_MARK.replace("%", r"\%") + "%"],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def existing_tables(conn: psycopg.Connection, schema: str) -> dict[str, dict[str, str]]:
-    """Tables already in the target schema, with their columns' types."""
-    rows = conn.execute(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
-        [schema],
-    ).fetchall()
-    out: dict[str, dict[str, str]] = {}
-    for table, column, data_type in rows:
-        out.setdefault(table, {})[column] = data_type
-    return out
-
-
-
-# --- how each column is read out of SQLite and converted, shared by load and verify -------------
-
-def source_relation(table: TablePlan) -> str:
-    """DuckDB SQL for the table's rows with every column as its typed source value."""
-    if not table.read_as_text:
-        return f"src.{duck_ident(table.source)}"
-    # Read through SQLite itself, every value as exact text, then cast in DuckDB.
-    cols = []
-    for c in table.columns:
-        q = sqlite_ident(c.source)
-        cols.append(
-            f"CASE typeof({q}) WHEN 'real' THEN printf('%!.17g', {q}) WHEN 'blob' THEN hex({q}) "
-            f"ELSE CAST({q} AS TEXT) END AS {q}"
-        )
-    inner = f"SELECT {', '.join(cols)} FROM {sqlite_ident(table.source)}"
-    return f"sqlite_query('src', {sql_string(inner)})"
-
-
-def typed_value(table: TablePlan, col: ColumnPlan) -> str:
-    """DuckDB expression giving the column's value as it must arrive in Postgres, typed:
-    TIMESTAMP (UTC) for timestamptz, DATE, BOOLEAN, BIGINT, DOUBLE, BLOB or VARCHAR."""
-    v = duck_ident(col.source)
-    raw_text = table.read_as_text
-    if col.convert == "unix_seconds":
-        return f"make_timestamp(CAST(round(CAST({v} AS DOUBLE) * 1000000) AS BIGINT))"
-    if col.convert == "unix_millis":
-        return f"make_timestamp(CAST(round(CAST({v} AS DOUBLE) * 1000) AS BIGINT))"
-    if col.convert == "iso_text":
-        as_text = f"CAST({v} AS VARCHAR)"
-        if col.pg_type == "date":
-            return f"CAST({as_text} AS DATE)"
-        return f"CAST(CAST({as_text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-    if col.convert == "bool01":
-        return f"CAST(CAST({v} AS BIGINT) AS BOOLEAN)"
-    if col.convert == "json":
-        return f"CAST({v} AS VARCHAR)"
-    if col.pg_type in ("bigint", "integer"):
-        return f"CAST({v} AS BIGINT)" if raw_text else v
-    if col.pg_type == "double precision":
-        return f"CAST({v} AS DOUBLE)" if raw_text else v
-    if col.pg_type == "bytea":
-        return f"unhex({v})" if raw_text else v
-    if col.pg_type == "boolean":
-        return f"CAST({v} AS BOOLEAN)"
-    return f"CAST({v} AS VARCHAR)" if not raw_text else v
-
-
-def copy_value(table: TablePlan, col: ColumnPlan) -> str:
-    """DuckDB expression giving the column as text in the form Postgres' COPY reads."""
-    v = typed_value(table, col)
-    if col.pg_type == "timestamptz":
-        return f"strftime({v}, '%Y-%m-%d %H:%M:%S.%f') || '+00'"
-    if col.pg_type == "bytea":
-        return f"'\\x' || lower(hex({v}))"
-    if col.pg_type in ("date", "double precision"):
-        return f"CAST({v} AS VARCHAR)"
-    if col.pg_type in ("text", "jsonb"):
-        return f"replace({v}, chr(0), chr(65533))"  # Postgres text cannot hold NUL
-    return v
-
-
-def copy_select(table: TablePlan) -> str:
-    cols = ", ".join(f"{copy_value(table, c)} AS {duck_ident(c.target)}" for c in table.columns)
-    return f"SELECT {cols} FROM {source_relation(table)}"
-
-
 def step(params: Params) -> Plan:
-    """The plan notebook's work: profile (from the run directory) + target's existing tables -> plan."""
+    """The plan notebook's work: profile (from the run directory) + target's existing tables -> plan.
+
+    A `target_ddl` file is run inside a transaction that is rolled back, so the plan sees the tables it
+    creates while nothing is written; the load step runs it for real."""
+    from pathlib import Path
+
     from . import record
+    from .config import resolve_path
     from .connect import connect, resolve_target
     from .source import profile_for
 
     profile = profile_for(params)
     target = resolve_target(params)
-    with connect(target.direct_url, params, autocommit=True) as conn:
+    with connect(target.direct_url, params) as conn:
+        if params.target_ddl:
+            conn.execute(sql.SQL(Path(resolve_path(params.target_ddl)).read_text()))
         existing = existing_tables(conn, params.target_schema)
         owned = owned_tables(conn, params.target_schema)
+        conn.rollback()
     plan = plan_schema(profile, params, existing, owned)
     run_dir = record.run_dir_for(params)
     record.write(run_dir, "plan.json", plan.to_json())
@@ -551,3 +725,35 @@ def plan_frame(plan: Plan):
          "conversion": c.convert, "default": c.default, "notes": "; ".join(c.notes)}
         for t in plan.tables for c in t.columns
     ])
+
+
+def side_by_side_html(plan: Plan) -> str:
+    """Per table, the SQLite definition beside the Postgres DDL, then every conversion and loss."""
+    from html import escape
+
+    parts = []
+    for t in plan.tables:
+        ddl = [s.as_string(None) for s in plan.creates(t)[:1]]
+        ddl += [s.as_string(None) for _, s in plan.keys_and_indexes(t) + plan.check_constraints(t)]
+        ddl += [s.as_string(None) for name, s in plan.foreign_keys() if name in {fk.name for fk in t.foreign_keys}]
+        if t.exists:
+            ddl.insert(0, f"-- {plan.schema}.{t.target} exists in the target: no CREATE")
+        notes = [f"{c.target}: {n}" for c in t.columns for n in c.notes] + t.notes
+        notes += [f"{what}: {n} value(s)" for what, n in t.changed_values(plan.bad_text).items()]
+        items = "".join(f"<li>{escape(n)}</li>" for n in notes) or "<li>no conversions or losses</li>"
+        parts.append(
+            f"<h4>{escape(t.source)} &rarr; {escape(plan.schema)}.{escape(t.target)} ({t.rows:,} rows)</h4>"
+            "<table style='width:100%;table-layout:fixed'><tr><th style='text-align:left'>SQLite</th>"
+            "<th style='text-align:left'>Postgres</th></tr><tr>"
+            f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(t.source_sql)}</pre></td>"
+            f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(';' + chr(10)).join(escape(d) for d in ddl)}</pre></td>"
+            f"</tr></table><ul>{items}</ul>"
+        )
+    for v in plan.views:
+        target = escape(v.sql) if v.sql else f"not migrated: {escape(v.reason)}"
+        parts.append(f"<h4>view {escape(v.source)} &rarr; {escape(v.target)}</h4><table style='width:100%;table-layout:fixed'>"
+                     f"<tr><td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(v.source_sql)}</pre></td>"
+                     f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{target}</pre></td></tr></table>")
+    if plan.not_migrated:
+        parts.append("<h4>Not migrated</h4><ul>" + "".join(f"<li>{escape(n)}</li>" for n in plan.not_migrated) + "</ul>")
+    return "\n".join(parts)

@@ -46,6 +46,9 @@ class ColumnProfile:
     min: str | None = None
     max: str | None = None
     hints: list[str] = field(default_factory=list)
+    nul_values: int = 0  # text values holding a NUL character (Postgres text cannot)
+    bad_utf8_values: int = 0  # text values that are not valid UTF-8
+    generated: str | None = None  # the SQLite expression of a generated column
 
     @property
     def nulls(self) -> int:
@@ -85,6 +88,8 @@ class TableProfile:
     columns: list[ColumnProfile]
     indexes: list[IndexProfile] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # CHECK expressions, as SQLite SQL
+    notes: list[str] = field(default_factory=list)
 
     @property
     def primary_key(self) -> list[str]:
@@ -261,7 +266,7 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
 
 def _profile_table(con, name: str, sql: str) -> TableProfile:
     q = sqlite_ident(name)
-    info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden = 0")
+    info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden != 1")
     columns = [
         ColumnProfile(
             name=n, declared_type=t or "", duckdb_type=duckdb_type_for(t or ""),
@@ -270,32 +275,99 @@ def _profile_table(con, name: str, sql: str) -> TableProfile:
         for n, t, nn, d, pk in info
     ]
     without_rowid = bool(re.search(r"\)\s*WITHOUT\s+ROWID\s*;?\s*$", sql, re.I))
-    # One pass over the table in SQLite: storage classes, min, max and the counts the hints need.
+    # First pass, in SQLite: storage classes, min and max (as hex: text may not be valid UTF-8).
     selects = ["count(*)"]
     for col in columns:
         c = sqlite_ident(col.name)
         selects += [f"sum(typeof({c}) = '{k}')" for k in STORAGE_CLASSES]
-        selects += [
-            f"CAST(min({c}) AS TEXT)" if col.duckdb_type != "BLOB" else f"hex(min({c}))",
-            f"CAST(max({c}) AS TEXT)" if col.duckdb_type != "BLOB" else f"hex(max({c}))",
-            f"sum(typeof({c}) = 'integer' AND {c} BETWEEN {SECONDS_RANGE[0]} AND {SECONDS_RANGE[1]})",
-            f"sum(typeof({c}) = 'integer' AND {c} BETWEEN {MILLIS_RANGE[0]} AND {MILLIS_RANGE[1]})",
-            f"sum(typeof({c}) = 'integer' AND {c} IN (0, 1))",
-            f"sum(typeof({c}) = 'text' AND json_valid({c}) AND substr(ltrim({c}), 1, 1) IN ('[', '{{'))",
-            f"sum(typeof({c}) = 'text' AND {c} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*')",
-        ]
+        selects += [f"hex(CAST(min({c}) AS BLOB))", f"hex(CAST(max({c}) AS BLOB))"]
     row = sqlite(con, f"SELECT {', '.join(selects)} FROM {q}")[0]
     rows = int(row[0])
-    per = len(STORAGE_CLASSES) + 7
+    per = len(STORAGE_CLASSES) + 2
     for i, col in enumerate(columns):
         vals = row[1 + i * per: 1 + (i + 1) * per]
         col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
-        col.min, col.max = vals[5], vals[6]
-        secs, millis, zero_one, json_n, iso_n = (int(v or 0) for v in vals[7:])
+        col.min, col.max = (_shown(v, col.stored_classes) for v in vals[5:7])
+    _count_hints(con, name, columns)
+    table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name))
+    _read_definition(table)
+    return table
+
+
+def _shown(hex_value: str | None, stored: set[str]) -> str | None:
+    """A min or max value for display: text as text (bad bytes replaced), BLOBs as hex, cut short."""
+    if hex_value is None:
+        return None
+    if stored == {"blob"}:
+        return hex_value[:64].lower()
+    text = bytes.fromhex(hex_value).decode("utf-8", errors="replace").replace("\x00", "\\0")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _count_hints(con, table: str, columns: list[ColumnProfile]) -> None:
+    """Second pass, vectorised in DuckDB over the values SQLite hands out: epoch ranges, 0/1,
+    JSON, ISO dates, NUL characters and invalid UTF-8 (counted on the raw bytes)."""
+    inner, aggs, wanted = [], [], []
+    for i, col in enumerate(columns):
+        if not (col.storage["integer"] or col.storage["text"]):
+            continue
+        c = sqlite_ident(col.name)
+        inner += [f"CASE WHEN typeof({c}) = 'integer' THEN {c} END AS i{i}"]
+        n = f"CAST(i{i} AS BIGINT)"
+        aggs += [f"count_if({n} BETWEEN {lo} AND {hi})" for lo, hi in (SECONDS_RANGE, MILLIS_RANGE)]
+        aggs += [f"count_if({n} IN (0, 1))"]
+        if col.storage["text"]:
+            inner += [f"CASE WHEN typeof({c}) = 'text' THEN hex(CAST({c} AS BLOB)) END AS h{i}"]
+            text = f"try(decode(unhex(h{i})))"
+            aggs += [
+                f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))",
+                f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))",
+                f"count_if(contains({text}, chr(0)))",
+                f"count(h{i}) - count({text})",
+            ]
+        else:
+            aggs += ["0", "0", "0", "0"]
+        wanted.append(col)
+    if not wanted:
+        for col in columns:
+            col.hints = _hints(col, 0, 0, 0, 0, 0)
+        return
+    query = f"SELECT {', '.join(inner)} FROM {sqlite_ident(table)}"
+    row = con.execute(f"SELECT {', '.join(aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
+    counts = {col.name: [int(v or 0) for v in row[7 * k: 7 * (k + 1)]] for k, col in enumerate(wanted)}
+    for col in columns:
+        secs, millis, zero_one, json_n, iso_n, nul_n, bad_n = counts.get(col.name, [0] * 7)
         col.hints = _hints(col, secs, millis, zero_one, json_n, iso_n)
-    indexes = _indexes(con, name)
-    fks = _foreign_keys(con, name)
-    return TableProfile(name, sql, rows, without_rowid, columns, indexes, fks)
+        col.nul_values, col.bad_utf8_values = nul_n, bad_n
+
+
+def _read_definition(table: TableProfile) -> None:
+    """CHECK constraints and generated columns, which only the CREATE TABLE statement holds."""
+    import sqlglot
+    from sqlglot import exp
+
+    definition = re.sub(r"\)\s*WITHOUT\s+ROWID\s*;?\s*$", ")", table.sql, flags=re.I)  # sqlglot does not know it
+    try:
+        tree = sqlglot.parse_one(definition, read="sqlite")
+        if not isinstance(tree, exp.Create):
+            raise sqlglot.errors.ParseError("not a CREATE TABLE")
+    except sqlglot.errors.ParseError:
+        table.notes.append("the CREATE TABLE statement could not be parsed: its CHECK constraints and generated columns are not migrated")
+        return
+    by_name = {c.name: c for c in table.columns}
+    for coldef in tree.find_all(exp.ColumnDef):
+        for constraint in coldef.args.get("constraints") or []:
+            kind = constraint.args.get("kind")
+            if isinstance(kind, exp.CheckColumnConstraint):
+                table.checks.append(kind.this.sql("sqlite"))
+            elif isinstance(kind, exp.ComputedColumnConstraint) and coldef.name in by_name:
+                by_name[coldef.name].generated = kind.this.sql("sqlite")
+    schema = tree.this if isinstance(tree.this, exp.Schema) else None
+    for item in schema.expressions if schema else []:
+        checks = [item] if isinstance(item, exp.CheckColumnConstraint) else [
+            k for k in item.args.get("expressions") or [] if isinstance(k, exp.CheckColumnConstraint)
+        ] if isinstance(item, exp.Constraint) else []
+        table.checks += [c.this.sql("sqlite") for c in checks]
 
 
 def _hints(col: ColumnProfile, secs: int, millis: int, zero_one: int, json_n: int, iso_n: int) -> list[str]:

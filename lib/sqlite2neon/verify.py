@@ -22,7 +22,9 @@ from . import canonical
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
-from .plan import Plan, TablePlan, source_relation, typed_value
+from .convert import TableRead
+from .load import STATE_SCHEMA
+from .plan import Plan, TablePlan
 from .source import open_source
 
 
@@ -36,10 +38,13 @@ class TableCheck:
     target_checksum: str | None
     seconds: float
     problem: str = ""
+    rejected_rows: int = 0
+    changed_values: dict[str, int] = field(default_factory=dict)
 
     @property
     def counts_match(self) -> bool:
-        return self.source_rows == self.target_rows
+        """Every source row is accounted for: loaded, or rejected with a reason."""
+        return self.target_rows is not None and self.source_rows == self.target_rows + self.rejected_rows
 
     @property
     def checksum_match(self) -> bool:
@@ -54,10 +59,16 @@ class TableCheck:
 class VerifyResult:
     tables: list[TableCheck] = field(default_factory=list)
     seconds: float = 0.0
+    fail_on_rejects: bool = True
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(t.rejected_rows for t in self.tables)
 
     @property
     def passed(self) -> bool:
-        return bool(self.tables) and all(t.passed for t in self.tables)
+        rejects_ok = not (self.fail_on_rejects and self.rejected_rows)
+        return bool(self.tables) and all(t.passed for t in self.tables) and rejects_ok
 
     def summary_tables(self) -> list[dict]:
         return [
@@ -67,36 +78,49 @@ class VerifyResult:
         ]
 
     def to_json(self) -> str:
-        return json.dumps({"passed": self.passed, "seconds": self.seconds,
+        return json.dumps({"passed": self.passed, "seconds": self.seconds, "fail_on_rejects": self.fail_on_rejects,
                            "tables": [asdict(t) | {"checksum_match": t.checksum_match} for t in self.tables]}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "VerifyResult":
         raw = json.loads(text)
-        return cls([TableCheck(**{k: v for k, v in t.items() if k != "checksum_match"}) for t in raw["tables"]], raw["seconds"])
+        return cls([TableCheck(**{k: v for k, v in t.items() if k != "checksum_match"}) for t in raw["tables"]],
+                   raw["seconds"], raw.get("fail_on_rejects", True))
 
     def raise_for_failure(self) -> None:
+        bad = [t.target for t in self.tables if not t.passed]
+        if bad:
+            raise VerificationFailed(f"verification failed for {', '.join(bad)}: source and target differ")
         if not self.passed:
-            bad = [t.target for t in self.tables if not t.passed]
-            raise VerificationFailed(f"verification failed for {', '.join(bad) or 'no table'}: source and target differ")
+            rejected = ", ".join(f"{t.target} ({t.rejected_rows})" for t in self.tables if t.rejected_rows)
+            raise VerificationFailed(
+                f"{self.rejected_rows} row(s) were rejected: {rejected or 'none'}; see rejects.csv in the run record "
+                "or _sqlite2neon.rejects in the target, or set fail_on_rejects to false to accept them")
 
     def frame(self):
         import pandas as pd
 
         return pd.DataFrame([
             {"table": t.target, "source rows": t.source_rows, "target rows": t.target_rows,
+             "rejected": t.rejected_rows, "changed on purpose": sum(t.changed_values.values()),
              "checksum": "match" if t.checksum_match else "DIFFERS", "verdict": "PASS" if t.passed else "FAIL",
              "problem": t.problem}
             for t in self.tables
         ])
 
 
-def source_checksum(src, table: TablePlan) -> tuple[int, str]:
+def source_checksum(src, read: TableRead, rejected_keys: list[str]) -> tuple[int, int, str]:
+    """(source rows, rejected rows, checksum of the rest) in DuckDB: a row is rejected when its values
+    do not convert, or when the load recorded its key as refused by Postgres."""
+    src.execute("CREATE OR REPLACE TEMP TABLE refused (k VARCHAR)")
+    if rejected_keys:
+        src.executemany("INSERT INTO refused VALUES (?)", [[k] for k in rejected_keys])
+    out = f"({read.rejected_filter(True)} OR CAST(s.__key AS VARCHAR) IN (SELECT k FROM refused))"
     row = src.execute(
-        f"SELECT count(*), coalesce(sum(CAST('0x' || left(md5({canonical.source_row_expr(table)}), 15) AS BIGINT)), 0) "
-        f"FROM {source_relation(table)}"
+        f"SELECT count(*), count_if({out}), coalesce(sum(CASE WHEN NOT {out} THEN "
+        f"CAST('0x' || left(md5({canonical.source_row_expr(read)}), 15) AS BIGINT) END), 0) FROM {read.relation()}"
     ).fetchone()
-    return int(row[0]), str(row[1])
+    return int(row[0]), int(row[1]), str(row[2])
 
 
 def target_checksum(conn: psycopg.Connection, schema: str, table: TablePlan) -> tuple[int, str]:
@@ -106,23 +130,39 @@ def target_checksum(conn: psycopg.Connection, schema: str, table: TablePlan) -> 
     return int(row[0]), str(row[1])
 
 
-def verify_all(plan: Plan, target: Target, params: Params, *, source_path) -> VerifyResult:
+def refused_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[str]:
+    """Keys of the rows Postgres refused during the load run `run`."""
+    if not run or conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.rejects"]).fetchone()[0] is None:
+        return []
+    rows = conn.execute(sql.SQL(
+        "SELECT source_key FROM {}.rejects WHERE run = %s AND table_name = %s AND reason LIKE 'Postgres refused%%'"
+    ).format(sql.Identifier(STATE_SCHEMA)), [run, table.target]).fetchall()
+    return [r[0] for r in rows if r[0] is not None]
+
+
+def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
+    """`run` is the load run whose rejected rows are accounted for."""
+    from . import convert
+
     started = time.monotonic()
-    result = VerifyResult()
+    result = VerifyResult(fail_on_rejects=params.fail_on_rejects)
     src = open_source(source_path)
     canonical.register(src)
+    convert.register(src)
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:
             for table in plan.tables:
                 t0 = time.monotonic()
-                n_src, sum_src = source_checksum(src, table)
+                read = TableRead(table, plan.bad_text)
+                n_src, n_rejected, sum_src = source_checksum(src, read, refused_keys(conn, run, table))
                 try:
                     n_tgt, sum_tgt = target_checksum(conn, plan.schema, table)
                     problem = ""
                 except psycopg.Error as exc:
                     n_tgt, sum_tgt, problem = None, None, scrub(str(exc).splitlines()[0], target.secrets)
                 result.tables.append(TableCheck(
-                    table.source, table.target, n_src, n_tgt, sum_src, sum_tgt, time.monotonic() - t0, problem))
+                    table.source, table.target, n_src, n_tgt, sum_src, sum_tgt, time.monotonic() - t0, problem,
+                    n_rejected, table.changed_values(plan.bad_text)))
     except psycopg.Error as exc:
         raise TargetError(f"verification could not read the target: {scrub(str(exc).splitlines()[0], target.secrets)}") from None
     finally:
@@ -139,8 +179,11 @@ def step(params: Params) -> VerifyResult:
     from .plan import plan_for
 
     plan = plan_for(params)
-    result = verify_all(plan, resolve_target(params), params, source_path=resolve_path(params.sqlite_path))
-    record.write(record.run_dir_for(params), "verify.json", result.to_json())
+    run_dir = record.run_dir_for(params)
+    loaded = record.read(run_dir, "load.json")
+    run = json.loads(loaded).get("run", "") if loaded else ""
+    result = verify_all(plan, resolve_target(params), params, source_path=resolve_path(params.sqlite_path), run=run)
+    record.write(run_dir, "verify.json", result.to_json())
     return result
 
 
@@ -156,16 +199,20 @@ def timestamp_histograms(params: Params) -> dict:
     target = resolve_target(params)
     out = {}
     src = open_source(resolve_path(params.sqlite_path))
+    from . import convert
+
+    convert.register(src)
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:
             for table in plan.tables:
-                for col in table.columns:
+                read = TableRead(table, plan.bad_text)
+                for i, col in enumerate(table.columns):
                     if col.pg_type != "timestamptz":
                         continue
-                    v = typed_value(table, col)
+                    v = read.converted[i].value
                     source = src.execute(
                         f"SELECT strftime(date_trunc('month', {v}), '%Y-%m') AS month, count(*) AS n "
-                        f"FROM {source_relation(table)} WHERE {v} IS NOT NULL GROUP BY 1"
+                        f"FROM {read.relation()} WHERE {v} IS NOT NULL AND {read.rejected_filter(False)} GROUP BY 1"
                     ).fetchall()
                     target_rows = conn.execute(sql.SQL(
                         "SELECT to_char(date_trunc('month', {c} AT TIME ZONE 'UTC'), 'YYYY-MM'), count(*) "
