@@ -20,6 +20,7 @@ A row's form joins its columns' forms with U+001F, each prefixed `v`, or `n` for
 
 from __future__ import annotations
 
+import functools
 import json
 from decimal import Decimal
 
@@ -111,6 +112,7 @@ def target_row_expr(table: TablePlan) -> sql.Composable:
     return sql.SQL(f" || {SEPARATOR} || ").join(parts) if parts else sql.SQL("''")
 
 
+@functools.lru_cache(maxsize=65536)  # app JSON repeats itself (the same few tag lists, again and again)
 def jsonb_text(value: str | None) -> str | None:
     """Render JSON text the way Postgres prints a jsonb value.
 
@@ -120,14 +122,15 @@ def jsonb_text(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        parsed = json.loads(value, parse_float=Decimal, parse_int=int, object_pairs_hook=_last_wins)
+        parsed = _DECODER.decode(value)
     except (ValueError, RecursionError):
         return "invalid json: " + value
     return _render(parsed)
 
 
-def _last_wins(pairs):
-    return dict(pairs)  # a repeated key keeps its last value, as jsonb does
+# Numbers keep their written digits (Decimal), as jsonb's numeric does; a repeated key keeps its
+# last value, as in jsonb (and as a dict does).
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 def _render(v) -> str:
@@ -143,11 +146,23 @@ def _render(v) -> str:
         text = format(v, "f")
         return text.lstrip("-") if v == 0 else text
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        return _quote(v)
     if isinstance(v, list):
         return "[" + ", ".join(_render(x) for x in v) + "]"
     keys = sorted(v, key=lambda k: (len(k.encode()), k.encode()))
-    return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_render(v[k])}" for k in keys) + "}"
+    return "{" + ", ".join(f"{_quote(k)}: {_render(v[k])}" for k in keys) + "}"
+
+
+# json's own C string encoder: escapes quotes, backslashes and control characters, keeps the rest as
+# it is, which is what Postgres does when it prints jsonb.
+_quote = json.encoder.encode_basestring
+
+
+def _jsonb_texts(values):
+    """`jsonb_text` over an Arrow array: DuckDB calls it once per vector, not once per value."""
+    import pyarrow as pa
+
+    return pa.array([jsonb_text(v) for v in values.to_pylist()], type=pa.string())
 
 
 def register(con) -> None:
@@ -156,6 +171,6 @@ def register(con) -> None:
     from duckdb.sqltypes import VARCHAR
 
     try:
-        con.create_function("jsonb_text", jsonb_text, [VARCHAR], VARCHAR)
+        con.create_function("jsonb_text", _jsonb_texts, [VARCHAR], VARCHAR, type="arrow")
     except duckdb.CatalogException:
         pass  # already registered on this connection

@@ -51,7 +51,8 @@ class Params:
     fail_on_rejects: bool = True
     target_ddl: str = ""
     storage_budget_mb: int = 512
-    batch_rows: int = 100_000
+    batch_rows: int = 50_000
+    workers: int = 2
     connect_retries: int = 5
     connect_timeout: int = 10
     allow_insecure: bool = False
@@ -113,6 +114,8 @@ class Params:
             raise ConfigError(f"name must be letters, digits, '.', '_' or '-', not {self.name!r}")
         if self.batch_rows < 1:
             raise ConfigError("batch_rows must be at least 1")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
         if self.connect_retries < 0 or self.connect_timeout < 1:
             raise ConfigError("connect_retries must be >= 0 and connect_timeout >= 1")
         for key, spec in self.column_overrides.items():

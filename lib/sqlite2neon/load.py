@@ -16,8 +16,11 @@ import contextlib
 import csv
 import io
 import json
+import queue
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -127,10 +130,13 @@ def ensure_state_schema(conn: psycopg.Connection) -> None:
 
 def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "",
              progress: Callable[[TablePlan], object] | None = None) -> LoadResult:
-    """Create and load each table in its own transaction, then foreign keys, checks, views, ANALYZE."""
+    """Create and load each table in its own transaction, then foreign keys, checks, views, ANALYZE.
+
+    Tables the runbook creates load `params.workers` at a time, each on its own connection (their
+    foreign keys come after all of them); tables that already exist load one after another, in
+    foreign-key order, as their keys are already in force."""
     started = time.monotonic()
     result = LoadResult(run=run)
-    rejects: list[Reject] = []
     src = open_source(source_path)
     convert.register(src)
     try:
@@ -141,21 +147,18 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
             ensure_state_schema(conn)
             _run_target_ddl(conn, plan, params, result, target)
             existing = [t for t in plan.tables if t.exists]
-            # truncate replaces the tables in one transaction (they are truncated together, as one
-            # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
-            replacing = conn.transaction() if if_exists == "truncate" and existing else contextlib.nullcontext()
-            with replacing:
-                if if_exists == "truncate" and existing:
-                    _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
-                        sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
-                for table in plan.tables:
-                    bar = progress(table) if progress else None
-                    try:
-                        loaded = load_table(src, conn, plan, table, params, bar, target, result, rejects)
-                    finally:
-                        if bar is not None:
-                            bar.close()
-                    result.tables.append(loaded)
+            if existing:
+                # truncate replaces the tables in one transaction (they are truncated together, as one
+                # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
+                replacing = conn.transaction() if if_exists == "truncate" else contextlib.nullcontext()
+                with replacing:
+                    if if_exists == "truncate":
+                        _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                            sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
+                    for table in plan.tables:
+                        result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result, progress))
+            else:
+                result.tables += _load_in_parallel(src, plan, params, target, result, progress)
             present = _constraint_names(conn, plan.schema)
             for name, stmt in plan.foreign_keys():
                 if name not in present:  # an earlier run may have built it
@@ -169,6 +172,33 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
         src.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _load_with_progress(src, conn, plan, table, params, target, result, progress) -> "TableLoad":
+    bar = progress(table) if progress else None
+    try:
+        return load_table(src, conn, plan, table, params, bar, target, result)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _load_in_parallel(src, plan: Plan, params: Params, target: Target, result: LoadResult, progress) -> list["TableLoad"]:
+    """New tables, `params.workers` at a time, each with its own DuckDB cursor and Postgres connection."""
+
+    def one(table: TablePlan) -> TableLoad:
+        cursor = src.cursor()
+        convert.register(cursor)
+        try:
+            with connect(target.direct_url, params, autocommit=True) as conn:
+                return _load_with_progress(cursor, conn, plan, table, params, target, result, progress)
+        finally:
+            cursor.close()
+
+    if params.workers <= 1 or len(plan.tables) == 1:
+        return [one(t) for t in plan.tables]
+    with ThreadPoolExecutor(max_workers=params.workers) as pool:
+        return list(pool.map(one, plan.tables))
 
 
 def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target: Target) -> None:
@@ -187,10 +217,10 @@ def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target
 
 
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
-               target: Target, result: LoadResult, rejects: list[Reject]) -> TableLoad:
+               target: Target, result: LoadResult) -> TableLoad:
     """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
     from DuckDB's Arrow batches, rejects recorded, then its primary key, indexes and checks. It is all
-    there, or none of it."""
+    there, or none of it. A thread reads and converts the next batches while Postgres ingests."""
     started = time.monotonic()
     rows = sent = 0
     found: list[Reject] = []
@@ -203,19 +233,13 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         with conn.transaction():
             for stmt in plan.creates(table):
                 _run(conn, stmt, result, target)
-            reader = src.execute(read.select()).to_arrow_reader(params.batch_rows)
-            for batch in reader:
-                bad = pc.is_valid(batch.column("__reject_column"))
-                if pc.any(bad).as_py():
-                    found += _rejects_of(table, batch.filter(bad))
-                    batch = batch.filter(pc.invert(bad))
-                keys = batch.column("__key")
-                batch = batch.drop_columns(REJECT_COLUMNS)
-                nbytes, nrows = _copy(conn, copy_sql, batch, keys, table, found, target)
+            for chunk in _chunks(src, read, params.batch_rows):
+                found += chunk.rejects
+                nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
                 sent += nbytes
                 rows += nrows
                 if bar is not None:
-                    bar.update(batch.num_rows)
+                    bar.update(chunk.batch.num_rows + len(chunk.rejects))
             _save_rejects(conn, result.run, found)
             copied = time.monotonic()
             _build_keys(conn, plan, table, result, target)
@@ -228,21 +252,73 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         raise SourceError(
             f"reading {table.source} failed after {rows} rows, nothing of it was kept: {_one_line(exc)}"
         ) from None
-    rejects += found
     done = time.monotonic()
     return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
                      len(found), table.changed_values(plan.bad_text))
 
 
+@dataclass
+class _Chunk:
+    batch: pa.RecordBatch  # rows to load
+    keys: pa.Array  # their source keys, for rows Postgres may refuse
+    csv: memoryview
+    rejects: list[Reject]
+
+
+def _csv(batch: pa.RecordBatch) -> memoryview:
+    buf = io.BytesIO()
+    arrow_csv.write_csv(batch, buf, _CSV)
+    return buf.getbuffer()
+
+
+def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2):
+    """The table's rows as COPY-ready chunks, produced by a thread (DuckDB and Arrow release the GIL)
+    at most `depth` ahead of the consumer, so memory stays bounded whatever the table's size."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
+                if stop.is_set():
+                    return
+                bad = pc.is_valid(batch.column("__reject_column"))
+                rejects = []
+                if pc.any(bad).as_py():
+                    rejects = _rejects_of(read.table, batch.filter(bad))
+                    batch = batch.filter(pc.invert(bad))
+                keys = batch.column("__key")
+                batch = batch.drop_columns(REJECT_COLUMNS)
+                out.put(_Chunk(batch, keys, _csv(batch), rejects))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(exc)
+        finally:
+            out.put(None)
+
+    worker = threading.Thread(target=produce, name=f"read {read.table.source}", daemon=True)
+    worker.start()
+    try:
+        while (item := out.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a producer blocked on a full queue finish
+            try:
+                out.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
+
+
 def _copy(conn, copy_sql, batch: pa.RecordBatch, keys, table: TablePlan, found: list[Reject],
-          target: Target) -> tuple[int, int]:
+          target: Target, data: memoryview | None = None) -> tuple[int, int]:
     """COPY one batch under a savepoint; when Postgres refuses it, split it until the refused rows
     are alone, and reject those with Postgres' reason. Returns (bytes sent, rows loaded)."""
     if batch.num_rows == 0:
         return 0, 0
-    buf = io.BytesIO()
-    arrow_csv.write_csv(batch, buf, _CSV)
-    data = buf.getbuffer()
+    data = data if data is not None else _csv(batch)
     try:
         with conn.transaction():
             with conn.cursor().copy(copy_sql) as copy:

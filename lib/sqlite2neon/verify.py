@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import psycopg
 from psycopg import sql
 
-from . import canonical
+from . import canonical, convert
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
@@ -141,28 +142,37 @@ def refused_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[s
 
 
 def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
-    """`run` is the load run whose rejected rows are accounted for."""
-    from . import convert
+    """Every table's counts and checksums; `run` is the load run whose rejected rows are accounted for.
 
+    Per table the Postgres side and the DuckDB side are computed at the same time (a thread for
+    each), and `params.workers` tables at once."""
     started = time.monotonic()
     result = VerifyResult(fail_on_rejects=params.fail_on_rejects)
     src = open_source(source_path)
-    canonical.register(src)
-    convert.register(src)
+
+    def check(table: TablePlan) -> TableCheck:
+        t0 = time.monotonic()
+        with connect(target.direct_url, params, autocommit=True) as conn, ThreadPoolExecutor(1) as side:
+            keys = refused_keys(conn, run, table)
+            on_target = side.submit(target_checksum, conn, plan.schema, table)
+            cursor = src.cursor()  # a DuckDB connection is not for two threads at once
+            canonical.register(cursor)
+            convert.register(cursor)
+            try:
+                n_src, n_rejected, sum_src = source_checksum(cursor, TableRead(table, plan.bad_text), keys)
+            finally:
+                cursor.close()
+            try:
+                n_tgt, sum_tgt = on_target.result()
+                problem = ""
+            except psycopg.Error as exc:
+                n_tgt, sum_tgt, problem = None, None, scrub(str(exc).splitlines()[0], target.secrets)
+        return TableCheck(table.source, table.target, n_src, n_tgt, sum_src, sum_tgt, time.monotonic() - t0,
+                          problem, n_rejected, table.changed_values(plan.bad_text))
+
     try:
-        with connect(target.direct_url, params, autocommit=True) as conn:
-            for table in plan.tables:
-                t0 = time.monotonic()
-                read = TableRead(table, plan.bad_text)
-                n_src, n_rejected, sum_src = source_checksum(src, read, refused_keys(conn, run, table))
-                try:
-                    n_tgt, sum_tgt = target_checksum(conn, plan.schema, table)
-                    problem = ""
-                except psycopg.Error as exc:
-                    n_tgt, sum_tgt, problem = None, None, scrub(str(exc).splitlines()[0], target.secrets)
-                result.tables.append(TableCheck(
-                    table.source, table.target, n_src, n_tgt, sum_src, sum_tgt, time.monotonic() - t0, problem,
-                    n_rejected, table.changed_values(plan.bad_text)))
+        with ThreadPoolExecutor(max(1, params.workers)) as pool:
+            result.tables = list(pool.map(check, plan.tables))
     except psycopg.Error as exc:
         raise TargetError(f"verification could not read the target: {scrub(str(exc).splitlines()[0], target.secrets)}") from None
     finally:
