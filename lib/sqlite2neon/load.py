@@ -81,12 +81,17 @@ class LoadResult:
         return sum(t.rejected for t in self.tables)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        raw = asdict(self)
+        for t, table in zip(raw["tables"], self.tables):  # throughput, for the record
+            t["rows_per_second"] = round(table.rows_per_second)
+            t["mb_per_second"] = round(table.bytes / 1e6 / table.seconds, 2) if table.seconds else 0.0
+        return json.dumps(raw, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "LoadResult":
         raw = json.loads(text)
-        raw["tables"] = [TableLoad(**t) for t in raw["tables"]]
+        raw["tables"] = [TableLoad(**{k: v for k, v in t.items() if k not in ("rows_per_second", "mb_per_second")})
+                         for t in raw["tables"]]
         return cls(**raw)
 
 

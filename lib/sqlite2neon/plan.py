@@ -745,15 +745,15 @@ def side_by_side_html(plan: Plan) -> str:
             f"<h4>{escape(t.source)} &rarr; {escape(plan.schema)}.{escape(t.target)} ({t.rows:,} rows)</h4>"
             "<table style='width:100%;table-layout:fixed'><tr><th style='text-align:left'>SQLite</th>"
             "<th style='text-align:left'>Postgres</th></tr><tr>"
-            f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(t.source_sql)}</pre></td>"
-            f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(';' + chr(10)).join(escape(d) for d in ddl)}</pre></td>"
+            f"<td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{escape(t.source_sql)}</pre></td>"
+            f"<td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{escape(';' + chr(10)).join(escape(d) for d in ddl)}</pre></td>"
             f"</tr></table><ul>{items}</ul>"
         )
     for v in plan.views:
         target = escape(v.sql) if v.sql else f"not migrated: {escape(v.reason)}"
         parts.append(f"<h4>view {escape(v.source)} &rarr; {escape(v.target)}</h4><table style='width:100%;table-layout:fixed'>"
-                     f"<tr><td style='vertical-align:top'><pre style='white-space:pre-wrap'>{escape(v.source_sql)}</pre></td>"
-                     f"<td style='vertical-align:top'><pre style='white-space:pre-wrap'>{target}</pre></td></tr></table>")
+                     f"<tr><td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{escape(v.source_sql)}</pre></td>"
+                     f"<td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{target}</pre></td></tr></table>")
     if plan.not_migrated:
         parts.append("<h4>Not migrated</h4><ul>" + "".join(f"<li>{escape(n)}</li>" for n in plan.not_migrated) + "</ul>")
     return "\n".join(parts)
