@@ -3,7 +3,7 @@
 Source side: a DuckDB expression over the converted value (`convert.TableRead`). Target side: a
 Postgres expression over the loaded column. Equal values give equal text:
 
-- timestamptz / timestamp: UTC, microseconds, `YYYY-MM-DD HH:MM:SS.ffffff`
+- timestamptz / timestamp: microseconds since 1970-01-01 00:00 UTC, as an integer
 - date: `YYYY-MM-DD`
 - boolean: `t` / `f`
 - integers: decimal digits
@@ -32,6 +32,7 @@ from .plan import ColumnPlan, TablePlan
 SEPARATOR = "chr(31)"
 
 
+
 def _float_form(text: str, regex_extract) -> str:
     """`digits e exponent` from a shortest round-trip decimal text, in either SQL dialect."""
     mantissa = f"regexp_replace({text}, '[eE].*$', '')"
@@ -49,7 +50,7 @@ def _float_form(text: str, regex_extract) -> str:
 def source_expr(col: ColumnPlan, value: str) -> str:
     t = col.pg_type
     if t in ("timestamptz", "timestamp"):
-        return f"strftime({value}, '%Y-%m-%d %H:%M:%S.%f')"
+        return f"CAST(epoch_us({value}) AS VARCHAR)"
     if t == "date":
         return f"strftime({value}, '%Y-%m-%d')"
     if t == "boolean":
@@ -89,8 +90,8 @@ def target_expr(col: ColumnPlan) -> sql.Composable:
             "THEN replace(lower({c}::text), 'inity', '') WHEN {c} = 0 THEN '0' ELSE " + form + " END"
         ).format(c=c)
     forms = {
-        "timestamptz": "to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-        "timestamp": "to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')",
+        "timestamptz": "(extract(epoch from {c}) * 1000000)::bigint::text",
+        "timestamp": "(extract(epoch from {c}) * 1000000)::bigint::text",
         "date": "to_char({c}, 'YYYY-MM-DD')",
         "boolean": "CASE WHEN {c} THEN 't' ELSE 'f' END",
         "bytea": "encode({c}, 'hex')",

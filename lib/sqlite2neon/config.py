@@ -51,7 +51,7 @@ class Params:
     fail_on_rejects: bool = True
     target_ddl: str = ""
     storage_budget_mb: int = 512
-    batch_rows: int = 50_000
+    batch_rows: int = 20_000
     workers: int = 2
     connect_retries: int = 5
     connect_timeout: int = 10

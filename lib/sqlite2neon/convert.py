@@ -28,10 +28,12 @@ FALSE_WORDS = ("0", "f", "false", "n", "no", "off")
 
 @dataclass
 class Converted:
-    """A column's value in DuckDB SQL: `value` (typed, NULL when absent or not convertible) and
-    `reason` (NULL, or why the row cannot be loaded)."""
+    """A column's value in DuckDB SQL: `value` (typed, NULL when absent or not convertible),
+    `failed` (a cheap condition: the row cannot be loaded because of this column) and `reason`
+    (why, computed only for the rows that failed)."""
 
     value: str
+    failed: str
     reason: str
 
 
@@ -52,10 +54,13 @@ class TableRead:
         for i, c in enumerate(self.table.columns):
             q = sqlite_ident(c.source)
             text = f"hex(CAST({q} AS BLOB))" if c.bad_utf8_values else q
-            cols.append(
-                f"CASE typeof({q}) WHEN 'real' THEN printf('%!.17g', {q}) WHEN 'blob' THEN hex({q}) "
-                f"WHEN 'text' THEN {text} ELSE {q} END AS c{i}"
-            )
+            if c.storage in (["integer"], ["text"]) and not c.bad_utf8_values:
+                cols.append(f"{q} AS c{i}")  # one storage class that reads as it is: no CASE per row
+            else:
+                cols.append(
+                    f"CASE typeof({q}) WHEN 'real' THEN printf('%!.17g', {q}) WHEN 'blob' THEN hex({q}) "
+                    f"WHEN 'text' THEN {text} ELSE {q} END AS c{i}"
+                )
             if self._mixed(c):
                 cols.append(f"typeof({q}) AS t{i}")
         key = "rowid" if self.table.has_rowid else (
@@ -80,17 +85,25 @@ class TableRead:
         return f"SELECT {', '.join(cols)}, {self.reject_columns()} FROM {self.relation()}"
 
     def reject_columns(self) -> str:
-        reasons = [(c.target, self.converted[i].reason) for i, c in enumerate(self.table.columns)]
-        column = "CASE " + " ".join(f"WHEN ({r}) IS NOT NULL THEN {sql_string(t)}" for t, r in reasons) + " END"
-        reason = "coalesce(" + ", ".join(r for _, r in reasons) + ")" if reasons else "NULL"
-        raw = "CASE " + " ".join(
-            f"WHEN ({r}) IS NOT NULL THEN s.c{i}" for i, (_, r) in enumerate(reasons)) + " END"
-        return f"{column} AS __reject_column, {reason} AS __reason, CAST(s.__key AS VARCHAR) AS __key, {raw} AS __raw"
+        """The first failing column, its reason and raw value (NULL for the rows that load), the key.
+        DuckDB evaluates a CASE branch only for the rows that take it, so good rows pay for the
+        cheap `failed` conditions alone."""
+        live = [(i, c, self.converted[i]) for i, c in enumerate(self.table.columns)
+                if self.converted[i].failed != "FALSE"]
+        if not live:
+            return "NULL::VARCHAR AS __reject_column, NULL::VARCHAR AS __reason, CAST(s.__key AS VARCHAR) AS __key, NULL::VARCHAR AS __raw"
+
+        def first(then) -> str:
+            return "CASE " + " ".join(f"WHEN {cv.failed} THEN {then(i, c, cv)}" for i, c, cv in live) + " END"
+
+        return (f"{first(lambda i, c, cv: sql_string(c.target))} AS __reject_column, "
+                f"{first(lambda i, c, cv: cv.reason)} AS __reason, CAST(s.__key AS VARCHAR) AS __key, "
+                f"{first(lambda i, c, cv: f's.c{i}')} AS __raw")
 
     def rejected_filter(self, rejected: bool) -> str:
         """A DuckDB condition over the relation: the row is (or is not) rejected."""
-        any_reason = " OR ".join(f"({c.reason}) IS NOT NULL" for c in self.converted) or "FALSE"
-        return f"({any_reason})" if rejected else f"NOT ({any_reason})"
+        any_failed = " OR ".join(c.failed for c in self.converted if c.failed != "FALSE") or "FALSE"
+        return f"({any_failed})" if rejected else f"NOT ({any_failed})"
 
     # --- per column -----------------------------------------------------------------------------
 
@@ -112,27 +125,30 @@ class TableRead:
             return f"s.t{i} = '{cls}'"
         return "TRUE" if c.storage == [cls] else "FALSE"
 
-    def _text(self, i: int, c: ColumnPlan) -> tuple[str, str]:
-        """(text value after the bad-text policy, reason when the policy rejects it)."""
+    def _text(self, i: int, c: ColumnPlan) -> tuple[str, list[tuple[str, str]]]:
+        """(text value after the bad-text policy, [(condition, reason)] when the policy rejects).
+        Columns the profile found clean skip the NUL pass: a NUL that appeared since is refused by
+        Postgres and rejected all the same."""
         raw = f"s.c{i}"
-        reason = "NULL"
+        fails = []
         if c.bad_utf8_values:
             decoded = f"try(decode(unhex({raw})))"
             if self.bad_text == "reject":
-                reason = f"CASE WHEN {decoded} IS NULL THEN 'text is not valid UTF-8 (bad_text=reject)' END"
+                fails.append((f"({raw} IS NOT NULL AND {decoded} IS NULL)", "'text is not valid UTF-8 (bad_text=reject)'"))
                 raw = decoded
             else:
                 raw = f"coalesce({decoded}, fix_utf8({raw}, {sql_string(self.bad_text)}))"
+        if not (c.nul_values or c.bad_utf8_values):
+            return raw, fails
         if self.bad_text == "reject":
-            nul = f"CASE WHEN contains({raw}, chr(0)) THEN 'text contains a NUL character (bad_text=reject)' END"
-            reason = nul if reason == "NULL" else f"coalesce({reason}, {nul})"
+            fails.append((f"contains({raw}, chr(0))", "'text contains a NUL character (bad_text=reject)'"))
         else:
             raw = f"replace({raw}, chr(0), {REPLACEMENT if self.bad_text == 'replace' else chr(39) * 2})"
-        return raw, reason
+        return raw, fails
 
     def _convert(self, i: int, c: ColumnPlan) -> Converted:
         raw = f"s.c{i}"
-        text, text_reason = self._text(i, c)
+        text, text_fails = self._text(i, c)
         is_text, is_int, is_real, is_blob = (self._is(i, c, k) for k in ("text", "integer", "real", "blob"))
         t = c.pg_type
         nothing = "NULL"
@@ -151,7 +167,7 @@ class TableRead:
             fails = [(is_blob, why)]
             if m := VARCHAR.fullmatch(t):
                 fails.append((f"length({value}) > {m.group(1)}", f"'longer than {m.group(1)} characters'"))
-            return self._finish(c, value, fails, text_reason)
+            return self._finish(c, value, fails, text_fails)
         if t in INTEGER_RANGES:
             duck = INTEGER_RANGES[t]
             value = choose([
@@ -160,11 +176,11 @@ class TableRead:
                           f"THEN TRY_CAST(CAST({raw} AS DOUBLE) AS {duck}) END"),
                 (is_text, f"CASE WHEN regexp_matches({text}, '^\\s*[+-]?\\d+\\s*$') THEN TRY_CAST(trim({text}) AS {duck}) END"),
             ])
-            return self._finish(c, value, [], text_reason, f"'not a whole number within {t}'")
+            return self._finish(c, value, [], text_fails, f"'not a whole number within {t}'")
         if t in ("double precision", "real"):
             value = choose([(is_int, f"CAST({raw} AS DOUBLE)"), (is_real, f"CAST({raw} AS DOUBLE)"),
                             (is_text, f"TRY_CAST(trim({text}) AS DOUBLE)")])
-            return self._finish(c, value, [], text_reason, "'not a number'")
+            return self._finish(c, value, [], text_fails, "'not a number'")
         if t == "numeric" or NUMERIC.fullmatch(t):
             value = choose([
                 (is_int, raw),
@@ -176,7 +192,7 @@ class TableRead:
             if m := NUMERIC.fullmatch(t):
                 limit = int(m.group(1)) - int(m.group(2))
                 fails.append((f"abs(TRY_CAST({value} AS DOUBLE)) >= 1e{limit}", f"'too large for {t}'"))
-            return self._finish(c, value, fails, text_reason, f"'not a number for {t}'")
+            return self._finish(c, value, fails, text_fails, f"'not a number for {t}'")
         if t == "boolean":
             words = f"lower(trim({text}))"
             value = choose([
@@ -184,7 +200,7 @@ class TableRead:
                 (is_real, f"CASE CAST({raw} AS DOUBLE) WHEN 0 THEN false WHEN 1 THEN true END"),
                 (is_text, f"CASE WHEN {words} IN {TRUE_WORDS} THEN true WHEN {words} IN {FALSE_WORDS} THEN false END"),
             ])
-            return self._finish(c, value, [], text_reason, "'not 0/1 or a boolean word'")
+            return self._finish(c, value, [], text_fails, "'not 0/1 or a boolean word'")
         if t in ("timestamptz", "timestamp"):
             scale = "1000" if c.convert == "unix_millis" else "1000000"
             value = choose([
@@ -192,43 +208,46 @@ class TableRead:
                 (is_real, f"make_timestamp(CAST(round(CAST({raw} AS DOUBLE) * {scale}) AS BIGINT))"),
                 (is_text, f"CAST(TRY_CAST(trim({text}) AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"),
             ])
-            return self._finish(c, f"TRY({value})", [], text_reason, "'not a date and time'")
+            return self._finish(c, f"TRY({value})", [], text_fails, "'not a date and time'")
         if t == "date":
             value = choose([(is_text, f"TRY_CAST(trim({text}) AS DATE)")])
-            return self._finish(c, value, [], text_reason, "'not a calendar date'")
+            return self._finish(c, value, [], text_fails, "'not a calendar date'")
         if t in ("jsonb", "json"):
-            valid = f"json_valid({text}) AND NOT regexp_matches({text}, '\\\\u0000')"
+            valid = f"json_valid({text}) AND NOT contains({text}, '\\u0000')"
             value = choose([(is_text, f"CASE WHEN {valid} THEN {text} END"), (is_int, raw),
                             (is_real, f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")])
-            return self._finish(c, value, [], text_reason, "'malformed JSON'")
+            return self._finish(c, value, [], text_fails, "'malformed JSON'")
         if t == "bytea":
             value = choose([(is_blob, f"unhex({raw})"), (is_text, f"encode({text})"), (is_int, f"encode({raw})"),
                             (is_real, f"encode({raw})")])
-            return self._finish(c, value, [], text_reason)
+            return self._finish(c, value, [], text_fails)
         if t == "uuid":
             value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}), '^[0-9a-fA-F]{{8}}-?([0-9a-fA-F]{{4}}-?){{3}}[0-9a-fA-F]{{12}}$') THEN lower(trim({text})) END")])
-            return self._finish(c, value, [], text_reason, "'not a UUID'")
+            return self._finish(c, value, [], text_fails, "'not a UUID'")
         raise AssertionError(f"unhandled type {t}")
 
-    def _finish(self, c: ColumnPlan, value: str, fails: list[tuple[str, str]], text_reason: str,
+    def _finish(self, c: ColumnPlan, value: str, fails: list[tuple[str, str]], text_fails: list[tuple[str, str]],
                 not_converted: str = "'does not convert'") -> Converted:
         raw = f"s.c{self._index(c.source)}"
         if c.generated is not None:  # Postgres computes it: compared by verify, never a reason to reject
-            return Converted(value, "NULL")
-        for fk in self.table.foreign_keys:
+            return Converted(value, "FALSE", "NULL")
+        for j, fk in enumerate(self.table.foreign_keys):
             if fk.null_orphans and c.source in fk.source_columns:
-                j = self.table.foreign_keys.index(fk)
                 value = f"CASE WHEN f{j}.p0 IS NULL THEN NULL ELSE {value} END"
                 raw = f"CASE WHEN f{j}.p0 IS NULL THEN NULL ELSE {raw} END"
-        checks = [f"WHEN {raw} IS NULL THEN " + (
-            "'NULL in the primary key'" if c.target in self.table.primary_key else
-            "'NULL in a NOT NULL column'" if not c.nullable else "NULL")]
-        if text_reason != "NULL":
-            checks.append(f"WHEN ({text_reason}) IS NOT NULL THEN {text_reason}")
-        checks.append(f"WHEN ({value}) IS NULL THEN {not_converted}")
-        checks += [f"WHEN {cond} THEN {why}" for cond, why in fails if cond != "FALSE"]
+        cases = []
+        if c.target in self.table.primary_key:
+            cases.append((f"{raw} IS NULL", "'NULL in the primary key'"))
+        elif not c.nullable:
+            cases.append((f"{raw} IS NULL", "'NULL in a NOT NULL column'"))
+        cases += text_fails
+        cases.append((f"({raw} IS NOT NULL AND ({value}) IS NULL)", not_converted))
+        cases += [(cond, why) for cond, why in fails if cond != "FALSE"]
+        # NULL-safe: a NULL value makes `abs(x) >= 1e8` NULL, and NOT NULL would hide the row
+        failed = "(" + " OR ".join(f"coalesce({cond}, false)" for cond, _ in cases) + ")"
         # Every reason names its column: "code: not a whole number within bigint".
-        return Converted(value, f"{sql_string(c.target + ': ')} || CASE " + " ".join(checks) + " END")
+        reason = f"{sql_string(c.target + ': ')} || CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in cases) + " END"
+        return Converted(value, failed, reason)
 
 
 _KNOWN = {"text", "bigint", "integer", "smallint", "double precision", "real", "numeric", "boolean",
@@ -239,9 +258,9 @@ def copy_text(col: ColumnPlan, value: str) -> str:
     """A typed value as the text Postgres' COPY reads (Arrow writes the CSV)."""
     t = col.pg_type
     if t == "timestamptz":
-        return f"strftime({value}, '%Y-%m-%d %H:%M:%S.%f') || '+00'"
+        return f"CAST({value} AS VARCHAR) || '+00'"  # fractions only when there are some
     if t == "timestamp":
-        return f"strftime({value}, '%Y-%m-%d %H:%M:%S.%f')"
+        return f"CAST({value} AS VARCHAR)"
     if t == "bytea":
         return f"'\\x' || lower(hex({value}))"
     if t in ("date", "double precision", "real"):

@@ -143,6 +143,8 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
     started = time.monotonic()
     result = LoadResult(run=run)
     src = open_source(source_path)
+    # One DuckDB thread per table: Postgres' backends need the other cores more than DuckDB does.
+    src.execute("SET threads = 1")
     convert.register(src)
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:

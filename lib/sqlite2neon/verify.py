@@ -12,6 +12,7 @@ and no row travels to Python.
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ from .errors import TargetError, VerificationFailed
 from .convert import TableRead
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
-from .source import open_source
+from .source import open_source, sqlite_ident
 
 
 @dataclass
@@ -110,13 +111,54 @@ class VerifyResult:
         ])
 
 
-def source_checksum(src, read: TableRead, rejected_keys: list[str]) -> tuple[int, int, str]:
-    """(source rows, rejected rows, checksum of the rest) in DuckDB: a row is rejected when its values
-    do not convert, or when the load recorded its key as refused by Postgres."""
-    src.execute("CREATE OR REPLACE TEMP TABLE refused (k VARCHAR)")
-    if rejected_keys:
-        src.executemany("INSERT INTO refused VALUES (?)", [[k] for k in rejected_keys])
-    out = f"({read.rejected_filter(True)} OR CAST(s.__key AS VARCHAR) IN (SELECT k FROM refused))"
+def rowid_ranges(src, table: TablePlan, parts: int) -> list[str]:
+    """SQLite conditions splitting a table into `parts` rowid ranges (one empty condition when the
+    table is small or has no rowid)."""
+    if parts <= 1 or not table.has_rowid or table.rows < 100_000:
+        return [""]
+    lo, hi = src.execute("SELECT * FROM sqlite_query('src', ?)",
+                         [f"SELECT min(rowid), max(rowid) FROM {sqlite_ident(table.source)}"]).fetchone()
+    if lo is None:
+        return [""]
+    lo, hi = int(lo), int(hi)
+    step = (hi - lo) // parts + 1
+    return [f"rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step}" for i in range(parts)]
+
+
+def source_checksum_parallel(src, table: TablePlan, bad_text: str, keys: list[str] | None) -> tuple[int, int, str]:
+    """`source_checksum` over rowid ranges, one per core, each on its own DuckDB cursor: DuckDB reads
+    one SQLite query on one thread, and the sums simply add up."""
+    def one(where: str) -> tuple[int, int, str]:
+        cursor = src.cursor()  # a DuckDB connection is not for two threads at once
+        canonical.register(cursor)
+        convert.register(cursor)
+        try:
+            return source_checksum(cursor, TableRead(table, bad_text, where), keys)
+        finally:
+            cursor.close()
+
+    cursor = src.cursor()
+    try:
+        ranges = rowid_ranges(cursor, table, os.cpu_count() or 1)
+    finally:
+        cursor.close()
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        parts = list(pool.map(one, ranges))
+    return sum(p[0] for p in parts), sum(p[1] for p in parts), str(sum(int(p[2]) for p in parts))
+
+
+def source_checksum(src, read: TableRead, rejected_keys: list[str] | None) -> tuple[int, int, str]:
+    """(source rows, rejected rows, checksum of the rest) in DuckDB. `rejected_keys` are the keys the
+    load recorded as rejected; None when there is no such record (no load run, or a table without
+    keys), and then the conversions themselves decide which rows cannot load."""
+    if rejected_keys is None:
+        out = read.rejected_filter(True)
+    elif rejected_keys:
+        src.execute("CREATE OR REPLACE TEMP TABLE rejected (k VARCHAR)")
+        src.executemany("INSERT INTO rejected VALUES (?)", [[k] for k in rejected_keys])
+        out = "(CAST(s.__key AS VARCHAR) IN (SELECT k FROM rejected))"
+    else:
+        out = "FALSE"  # nothing was rejected: any row that would be now makes the sums differ
     row = src.execute(
         f"SELECT count(*), count_if({out}), coalesce(sum(CASE WHEN NOT {out} THEN "
         f"CAST('0x' || left(md5({canonical.source_row_expr(read)}), 15) AS BIGINT) END), 0) FROM {read.relation()}"
@@ -131,14 +173,16 @@ def target_checksum(conn: psycopg.Connection, schema: str, table: TablePlan) -> 
     return int(row[0]), str(row[1])
 
 
-def refused_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[str]:
-    """Keys of the rows Postgres refused during the load run `run`."""
-    if not run or conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.rejects"]).fetchone()[0] is None:
+def rejected_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[str] | None:
+    """Keys of the rows the load run `run` rejected; None when that cannot tell which rows they were."""
+    if not run or not (table.has_rowid or table.primary_key):
+        return None
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.rejects"]).fetchone()[0] is None:
         return []
-    rows = conn.execute(sql.SQL(
-        "SELECT source_key FROM {}.rejects WHERE run = %s AND table_name = %s AND reason LIKE 'Postgres refused%%'"
-    ).format(sql.Identifier(STATE_SCHEMA)), [run, table.target]).fetchall()
-    return [r[0] for r in rows if r[0] is not None]
+    keys = [r[0] for r in conn.execute(sql.SQL(
+        "SELECT source_key FROM {}.rejects WHERE run = %s AND table_name = %s"
+    ).format(sql.Identifier(STATE_SCHEMA)), [run, table.target])]
+    return None if any(k is None for k in keys) else keys
 
 
 def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
@@ -149,19 +193,14 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
     started = time.monotonic()
     result = VerifyResult(fail_on_rejects=params.fail_on_rejects)
     src = open_source(source_path)
+    src.execute("SET threads = 1")  # parallel by rowid ranges instead (one SQLite read is one thread)
 
     def check(table: TablePlan) -> TableCheck:
         t0 = time.monotonic()
         with connect(target.direct_url, params, autocommit=True) as conn, ThreadPoolExecutor(1) as side:
-            keys = refused_keys(conn, run, table)
+            keys = rejected_keys(conn, run, table)
             on_target = side.submit(target_checksum, conn, plan.schema, table)
-            cursor = src.cursor()  # a DuckDB connection is not for two threads at once
-            canonical.register(cursor)
-            convert.register(cursor)
-            try:
-                n_src, n_rejected, sum_src = source_checksum(cursor, TableRead(table, plan.bad_text), keys)
-            finally:
-                cursor.close()
+            n_src, n_rejected, sum_src = source_checksum_parallel(src, table, plan.bad_text, keys)
             try:
                 n_tgt, sum_tgt = on_target.result()
                 problem = ""
