@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import queue
 import re
 import threading
@@ -238,15 +239,35 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     read = convert.TableRead(table, params.bad_text)
     try:
         with conn.transaction():
+            # room to sort the keys in memory when they are built after the data (session only)
+            conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for stmt in plan.creates(table):
                 _run(conn, stmt, result, target)
-            for chunk in _chunks(src, read, params.batch_rows):
-                found += chunk.rejects
-                nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
-                sent += nbytes
-                rows += nrows
+            try:
+                # One COPY for the whole table, the fast way; a row Postgres refuses rolls it back ...
+                with conn.transaction(), conn.cursor().copy(copy_sql) as copy:
+                    for chunk in _chunks(src, read, params.batch_rows):
+                        found += chunk.rejects
+                        copy.write(chunk.csv)
+                        sent += chunk.csv.nbytes
+                        rows += chunk.batch.num_rows
+                        if bar is not None:
+                            bar.update(chunk.batch.num_rows + len(chunk.rejects))
+            except psycopg.Error as exc:
+                if not (exc.sqlstate or "").startswith(("22", "23")):
+                    raise
+                # ... and the table is read again, batch by batch, each batch split until the refused
+                # rows stand alone (see _copy)
+                found, rows, sent = [], 0, 0
                 if bar is not None:
-                    bar.update(chunk.batch.num_rows + len(chunk.rejects))
+                    bar.reset()
+                for chunk in _chunks(src, read, params.batch_rows):
+                    found += chunk.rejects
+                    nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
+                    sent += nbytes
+                    rows += nrows
+                    if bar is not None:
+                        bar.update(chunk.batch.num_rows + len(chunk.rejects))
             _save_rejects(conn, result.run, found)
             copied = time.monotonic()
             _build_keys(conn, plan, table, result, target)
@@ -285,6 +306,11 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2):
     stop = threading.Event()
 
     def produce() -> None:
+        try:
+            # Postgres' ingest is the bottleneck: let the kernel favour it over reading ahead
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         try:
             for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
                 if stop.is_set():
