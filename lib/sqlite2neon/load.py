@@ -234,25 +234,29 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     found: list[Reject] = []
     qualified = sql.Identifier(plan.schema, table.target)
     loaded = [c for c in table.columns if c.generated is None]
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        qualified, sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded))
+    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded)
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(qualified, columns)
+    fast_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, FREEZE)").format(qualified, columns)
     read = convert.TableRead(table, params.bad_text)
     try:
         with conn.transaction():
             # room to sort the keys in memory when they are built after the data (session only)
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            for stmt in plan.creates(table):
-                _run(conn, stmt, result, target)
+            creates = plan.creates(table)
             try:
-                # One COPY for the whole table, the fast way; a row Postgres refuses rolls it back ...
-                with conn.transaction(), conn.cursor().copy(copy_sql) as copy:
-                    for chunk in _chunks(src, read, params.batch_rows):
-                        found += chunk.rejects
-                        copy.write(chunk.csv)
-                        sent += chunk.csv.nbytes
-                        rows += chunk.batch.num_rows
-                        if bar is not None:
-                            bar.update(chunk.batch.num_rows + len(chunk.rejects))
+                # One COPY for the whole table, the fast way (FREEZE when the table is new in this very
+                # savepoint: its rows need no visibility work later); a refused row rolls it back ...
+                with conn.transaction():
+                    for stmt in creates:
+                        _run(conn, stmt, result, target)
+                    with conn.cursor().copy(fast_sql if creates else copy_sql) as copy:
+                        for chunk in _chunks(src, read, params.batch_rows):
+                            found += chunk.rejects
+                            copy.write(chunk.csv)
+                            sent += chunk.csv.nbytes
+                            rows += chunk.batch.num_rows
+                            if bar is not None:
+                                bar.update(chunk.batch.num_rows + len(chunk.rejects))
             except psycopg.Error as exc:
                 if not (exc.sqlstate or "").startswith(("22", "23")):
                     raise
@@ -261,6 +265,8 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                 found, rows, sent = [], 0, 0
                 if bar is not None:
                     bar.reset()
+                for stmt in creates:
+                    _run(conn, stmt, result, target)
                 for chunk in _chunks(src, read, params.batch_rows):
                     found += chunk.rejects
                     nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
