@@ -185,8 +185,20 @@ def open_source(path: Path) -> duckdb.DuckDBPyConnection:
         con.execute(f"ATTACH {sql_string(str(path))} AS src (TYPE sqlite, READ_ONLY)")
         con.execute("SELECT count(*) FROM sqlite_query('src', 'SELECT 1 FROM sqlite_master')").fetchone()
     except duckdb.Error as exc:
-        raise SourceError(f"cannot read {path} as SQLite: {_first_line(exc)}") from None
+        raise SourceError(f"cannot read {path} as SQLite: {_explain(exc)}") from None
     return con
+
+
+def _explain(exc: Exception) -> str:
+    """SQLite's error, with what to do about the usual ones."""
+    text = _first_line(exc)
+    if "database is locked" in text:
+        return ("it is locked by a program writing to it; close the app that uses it (or copy the file "
+                "while the app is closed) and run again")
+    if "malformed" in text or "not a database" in text:
+        return ("the file is damaged (truncated or corrupted); recover what SQLite can with "
+                "`sqlite3 app.db .recover | sqlite3 recovered.db` and migrate recovered.db")
+    return text
 
 
 def sqlite(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
@@ -194,7 +206,7 @@ def sqlite(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
     try:
         return con.execute("SELECT * FROM sqlite_query('src', ?)", [query]).fetchall()
     except duckdb.Error as exc:
-        raise SourceError(f"SQLite could not answer {query.split()[0]} ...: {_first_line(exc)}") from None
+        raise SourceError(f"SQLite could not answer {query.split()[0]} ...: {_explain(exc)}") from None
 
 
 def sql_string(value: str) -> str:
@@ -239,10 +251,12 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
     path = Path(path)
     con = open_source(path)
     try:
-        integrity = sqlite(con, "PRAGMA quick_check")
-        verdict = "; ".join(r[0] for r in integrity[:3])
-        if verdict != "ok":
-            raise SourceError(f"{path} failed SQLite's integrity check: {verdict}")
+        integrity = [r[0] for r in sqlite(con, "PRAGMA quick_check")]
+        if integrity != ["ok"]:
+            first = " ".join(integrity[0].split())[:160]
+            raise SourceError(
+                f"{path} failed SQLite's integrity check ({len(integrity)} problem(s), first: {first}); "
+                "recover it with `sqlite3 app.db .recover | sqlite3 recovered.db` and migrate recovered.db")
         version = sqlite(con, "SELECT sqlite_version()")[0][0]
         master = sqlite(con, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
         names = [r[1] for r in master if r[0] == "table" and not r[1].startswith("sqlite_")]

@@ -1,0 +1,115 @@
+"""Bad input gets a clear one-line error that says what to do, and nothing is written to the target."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from conftest import record_of, run_cli
+from sqlite2neon.config import Params
+from sqlite2neon.demo import make_demo_db
+from sqlite2neon.errors import RunbookError
+from sqlite2neon.preflight import FAIL, run_preflight
+from sqlite2neon.source import inspect_source
+
+
+@pytest.fixture(scope="module")
+def demo_bytes(tmp_path_factory) -> bytes:
+    return make_demo_db(tmp_path_factory.mktemp("bad") / "demo.db", items=2000).read_bytes()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text
+    return text
+
+
+def test_a_truncated_file_says_it_is_damaged_and_how_to_recover(tmp_path, demo_bytes):
+    path = tmp_path / "truncated.db"
+    path.write_bytes(demo_bytes[: len(demo_bytes) // 3])
+    with pytest.raises(RunbookError) as exc:
+        inspect_source(path)
+    assert "damaged" in _one_line(exc.value) and ".recover" in str(exc.value)
+
+
+def test_a_corrupted_file_fails_the_integrity_check_in_one_line(tmp_path, demo_bytes):
+    damaged = bytearray(demo_bytes)
+    damaged[8192:12288] = b"\xff" * 4096  # one page of the table overwritten
+    path = tmp_path / "corrupted.db"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(RunbookError) as exc:
+        inspect_source(path)
+    message = _one_line(exc.value)
+    assert "integrity check" in message and ".recover" in message and len(message) < 400
+
+
+def test_a_file_locked_by_a_writer_says_so(tmp_path, demo_bytes):
+    path = tmp_path / "locked.db"
+    path.write_bytes(demo_bytes)
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN EXCLUSIVE'); c.execute(\"INSERT INTO item_events (item_id, event, at) VALUES ('x', 'y', 1)\")\n"
+         "print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises(RunbookError) as exc:
+            inspect_source(path)
+        assert "locked by a program writing to it" in _one_line(exc.value)
+        assert time.monotonic() - started < 30  # a bounded wait, not a hang
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_rows_still_in_the_wal_file_are_read(tmp_path):
+    """An app that stopped without a checkpoint leaves its last writes in app.db-wal: they count."""
+    import shutil
+    import sqlite3
+
+    live = tmp_path / "live.db"
+    con = sqlite3.connect(live)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    con.executemany("INSERT INTO notes VALUES (?, ?)", [(i, f"note {i}") for i in range(250)])
+    con.commit()
+    copy = tmp_path / "app.db"
+    shutil.copy(live, copy)
+    shutil.copy(f"{live}-wal", f"{copy}-wal")  # the main file alone holds no row yet
+    con.close()
+    wal_before = hashlib.sha256((tmp_path / "app.db-wal").read_bytes()).hexdigest()
+    db_before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert inspect_source(copy).table("notes").rows == 250
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == db_before
+    assert hashlib.sha256((tmp_path / "app.db-wal").read_bytes()).hexdigest() == wal_before
+
+
+def test_a_server_without_tls_when_tls_is_required_fails_in_preflight(demo_db, pg_url):
+    params = Params(sqlite_path=str(demo_db), database_url=pg_url + "?sslmode=require", env_file="",
+                    connect_retries=0)
+    report = run_preflight(params)
+    connect = [c for c in report.checks if c.name == "connect"]
+    assert connect and connect[0].status == FAIL and "SSL" in connect[0].detail.upper()
+
+
+@pytest.mark.slow
+def test_a_damaged_source_stops_the_cli_with_nothing_written(project, tmp_path, demo_bytes, pg_url):
+    path = tmp_path / "truncated.db"
+    path.write_bytes(demo_bytes[: len(demo_bytes) // 3])
+
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(path), "-p", "database_url", pg_url)
+
+    assert result.exit_code == 1
+    assert "damaged" in result.stderr.splitlines()[0]
+    assert record_of(result).exists()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[0] == 0
