@@ -34,10 +34,6 @@ def _wheel():
     return _commands, utils
 
 
-def bin_dir() -> Path:
-    return _wheel()[0].POSTGRES_BIN_PATH
-
-
 def url_for(port: int, database: str = "postgres") -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/{database}"
 
