@@ -63,6 +63,14 @@ def test_run_migrates_an_unseen_app_database_exactly(project, tmp_path, pg_url):
     for name in ("00_preflight", "04_verify"):
         assert (record_of(result) / f"{name}.html").stat().st_size > 10_000
 
+    same = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(db), "-p", "database_url", pg_url)
+
+    assert same.exit_code == 0, same.stderr  # the same source again: nothing to do, and it says so
+    assert "already loaded by run" in (record_of(same) / "03_load.html").read_text()
+    assert _tables(pg_url)["mental_items"] == 1234
+
+    with sqlite3.connect(db) as con:  # the app wrote since: those tables now hold other rows than the source
+        con.execute("DELETE FROM item_events WHERE id = 1")
     again = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(db), "-p", "database_url", pg_url)
 
     assert again.exit_code == 1

@@ -18,6 +18,7 @@ from sqlite2neon.config import Params
 from sqlite2neon.connect import Target, resolve_target
 from sqlite2neon.errors import RunbookError, TargetError, TargetNotEmpty
 from conftest import make_sqlite
+from sqlite2neon.demo import make_demo_db
 
 
 def sqlite_rows(path: Path, query: str) -> list[tuple]:
@@ -145,13 +146,29 @@ def test_demo_keys_indexes_and_foreign_key_exist(demo_target):
 
 # --- if_exists ----------------------------------------------------------------------------------
 
-def test_if_exists_fail_refuses_filled_tables_and_changes_nothing(demo_db, params_for, pg, tmp_path):
-    migrate(params_for(demo_db))
+def test_rerunning_a_finished_migration_changes_nothing_and_says_so(demo_db, params_for, pg, tmp_path):
+    first = params_for(demo_db)
+    migrate(first)
     before = counts(pg, "mental_items", "item_events")
-    again = params_for(demo_db, if_exists="fail", run_dir=str(tmp_path / "run2"))
+    _, loaded, verified = migrate(params_for(demo_db, run_dir=str(tmp_path / "run2")))
+    assert loaded.tables == [] and set(loaded.skipped) == {"mental_items", "item_events"}
+    assert set(loaded.skipped.values()) == {"run"}  # the first run's directory name
+    assert verified.passed and counts(pg, "mental_items", "item_events") == before
+    assert {r[0] for r in pg.execute("SELECT status FROM _sqlite2neon.tables")} == {"verified"}
+
+
+def test_if_exists_fail_refuses_filled_tables_and_changes_nothing(tmp_path, params_for, pg):
+    db = make_demo_db(tmp_path / "app.db", items=300)
+    migrate(params_for(db))
+    before = counts(pg, "mental_items", "item_events")
+    con = sqlite3.connect(db)  # the app wrote since: these tables are not this source's any more
+    con.execute("DELETE FROM item_events WHERE id = 1")
+    con.commit()
+    con.close()
+    again = params_for(db, if_exists="fail", run_dir=str(tmp_path / "run2"))
     source.step(again)
     plan.step(again)
-    with pytest.raises(TargetNotEmpty, match=r"mental_items \(3000 rows\)"):
+    with pytest.raises(TargetNotEmpty, match=r"mental_items \(300 rows\)"):
         load.step(again)
     assert counts(pg, "mental_items", "item_events") == before
 
@@ -162,7 +179,21 @@ def test_truncate_reloads_to_the_same_counts(demo_db, params_for, pg, tmp_path):
     pg.execute("DELETE FROM item_events WHERE id % 2 = 0")  # the target drifted since
     _, loaded, verified = migrate(params_for(demo_db, if_exists="truncate", run_dir=str(tmp_path / "run2")))
     assert counts(pg, "mental_items", "item_events") == before
-    assert {t.target: t.rows for t in loaded.tables} == before
+    # only the drifted table is reloaded; the other still holds exactly what this source gave it
+    assert {t.target: t.rows for t in loaded.tables} == {"item_events": before["item_events"]}
+    assert list(loaded.skipped) == ["mental_items"]
+    assert verified.passed, verified.to_json()
+
+
+def test_truncate_reloads_a_table_that_references_a_drifted_one(demo_db, params_for, pg, tmp_path):
+    """A referenced table cannot be truncated alone: the finished table that references it is
+    reloaded with it."""
+    migrate(params_for(demo_db))
+    before = counts(pg, "mental_items", "item_events")
+    pg.execute("ALTER TABLE item_events DROP CONSTRAINT item_events_item_id_fkey")
+    pg.execute("DELETE FROM mental_items WHERE id IN (SELECT id FROM mental_items LIMIT 10)")
+    _, loaded, verified = migrate(params_for(demo_db, if_exists="truncate", run_dir=str(tmp_path / "run2")))
+    assert counts(pg, "mental_items", "item_events") == before
     assert verified.passed, verified.to_json()
 
 
@@ -174,17 +205,26 @@ def readings_db(tmp_path) -> Path:
                        {"readings": [("a", 1.5, 1_700_000_000), ("a", 1.5, 1_700_000_000), ("b", -2.25, 1_700_000_060)]})
 
 
-def test_append_doubles_a_table_without_primary_key(readings_db, params_for, pg, tmp_path):
+def test_append_adds_the_rows_again_only_when_the_source_changed(readings_db, params_for, pg, tmp_path):
     _, _, verified = migrate(params_for(readings_db))
     assert verified.passed
     assert counts(pg, "readings") == {"readings": 3}
-    again = params_for(readings_db, if_exists="append", run_dir=str(tmp_path / "run2"))
+    # the same source again: already there, nothing appended twice
+    same = params_for(readings_db, if_exists="append", run_dir=str(tmp_path / "run2"))
+    source.step(same)
+    plan.step(same)
+    assert load.step(same).skipped == {"readings": "run"} and counts(pg, "readings") == {"readings": 3}
+    con = sqlite3.connect(readings_db)  # the source changed: append adds all its rows again
+    con.execute("INSERT INTO readings VALUES ('c', 1.0, 1700000200)")
+    con.commit()
+    con.close()
+    again = params_for(readings_db, if_exists="append", run_dir=str(tmp_path / "run3"))
     source.step(again)
     assert plan.step(again).table("readings").exists is True
     loaded = load.step(again)
-    assert loaded.tables[0].rows == 3
-    assert counts(pg, "readings") == {"readings": 6}
-    assert pg.execute("SELECT sensor, count(*) FROM readings GROUP BY 1 ORDER BY 1").fetchall() == [("a", 4), ("b", 2)]
+    assert loaded.tables[0].rows == 4
+    assert counts(pg, "readings") == {"readings": 7}
+    assert pg.execute("SELECT sensor, count(*) FROM readings GROUP BY 1 ORDER BY 1").fetchall() == [("a", 4), ("b", 2), ("c", 1)]
 
 
 def test_a_row_postgres_refuses_is_rejected_with_its_reason_and_the_rest_loads(readings_db, params_for, pg, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -76,6 +77,7 @@ class LoadResult:
     seconds: float = 0.0
     statements: list[str] = field(default_factory=list)
     not_created: list[str] = field(default_factory=list)  # checks or views Postgres refused, with why
+    skipped: dict[str, str] = field(default_factory=dict)  # tables an earlier run finished -> that run
 
     @property
     def rejected(self) -> int:
@@ -126,12 +128,68 @@ def refuse_filled(filled: dict[str, int], if_exists: str) -> None:
 
 
 def ensure_state_schema(conn: psycopg.Connection) -> None:
-    """The runbook's own schema in the target, with the table of rejected rows."""
+    """The runbook's own schema in the target: the rejected rows, and each table's state."""
     conn.execute(sql.SQL(
         "CREATE SCHEMA IF NOT EXISTS {s}; "
         "CREATE TABLE IF NOT EXISTS {s}.rejects (run text NOT NULL, table_name text NOT NULL, source_key text, "
-        "column_name text, original_value text, reason text NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now())"
+        "column_name text, original_value text, reason text NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now()); "
+        "CREATE TABLE IF NOT EXISTS {s}.tables (schema_name text NOT NULL, table_name text NOT NULL, "
+        "fingerprint text NOT NULL, run text NOT NULL, rows bigint NOT NULL, status text NOT NULL, "
+        "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (schema_name, table_name))"
     ).format(s=sql.Identifier(STATE_SCHEMA)))
+
+
+def fingerprint(table: TablePlan, source_path) -> str:
+    """What a table's load depends on: its plan and the source file as it is now (size and time of
+    its last write, and of its -wal file). Equal fingerprints mean an equal result."""
+    from pathlib import Path
+
+    plan_part = {"source": table.source, "target": table.target, "rows": table.rows,
+                 "columns": [(c.source, c.target, c.pg_type, c.convert, c.generated) for c in table.columns]}
+    files = [Path(source_path), Path(f"{source_path}-wal")]
+    stats = [(f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
+    return hashlib.sha256(json.dumps([plan_part, stats]).encode()).hexdigest()[:20]
+
+
+def finished_tables(conn: psycopg.Connection, plan: Plan, prints: dict[str, str]) -> dict[str, str]:
+    """Tables an earlier run loaded from this same source with this same plan, still holding exactly
+    the rows it loaded: target name -> that run."""
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.tables"]).fetchone()[0] is None:
+        return {}
+    state = {r[0]: r[1:] for r in conn.execute(sql.SQL(
+        "SELECT table_name, fingerprint, run, rows FROM {}.tables WHERE schema_name = %s "
+        "AND status IN ('loaded', 'verified')").format(sql.Identifier(STATE_SCHEMA)), [plan.schema])}
+    present = existing_tables(conn, plan.schema)
+    out = {}
+    for t in plan.tables:
+        if t.target in state and t.target in present and state[t.target][0] == prints[t.target]:
+            n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(plan.schema, t.target))).fetchone()[0]
+            if n == state[t.target][2]:
+                out[t.target] = state[t.target][1]
+    return out
+
+
+def _keep_truncatable(plan: Plan, finished: dict[str, str]) -> dict[str, str]:
+    """Finished tables that may stay as they are: not one that references a table to be reloaded
+    (a referenced table cannot be truncated alone), transitively."""
+    finished = dict(finished)
+    changed = True
+    while changed:
+        changed = False
+        for t in plan.tables:
+            if t.target in finished and any(fk.ref_table not in finished for fk in t.foreign_keys):
+                del finished[t.target]
+                changed = True
+    return finished
+
+
+def _record_state(conn, plan: Plan, table: TablePlan, fingerprint_: str, run: str, rows: int) -> None:
+    conn.execute(sql.SQL(
+        "INSERT INTO {}.tables (schema_name, table_name, fingerprint, run, rows, status) "
+        "VALUES (%s, %s, %s, %s, %s, 'loaded') ON CONFLICT (schema_name, table_name) DO UPDATE SET "
+        "fingerprint = excluded.fingerprint, run = excluded.run, rows = excluded.rows, status = 'loaded', "
+        "updated_at = now()").format(sql.Identifier(STATE_SCHEMA)),
+        [plan.schema, table.target, fingerprint_, run, rows])
 
 
 def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "",
@@ -150,11 +208,14 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
     try:
         with connect(target.direct_url, params, autocommit=True) as conn:
             if_exists = if_exists_for(params, target)
-            refuse_filled(filled_tables(conn, plan), if_exists)
+            prints = {t.target: fingerprint(t, source_path) for t in plan.tables}
+            result.skipped = _keep_truncatable(plan, finished_tables(conn, plan, prints))
+            todo = [t for t in plan.tables if t.target not in result.skipped]
+            refuse_filled({k: v for k, v in filled_tables(conn, plan).items() if k not in result.skipped}, if_exists)
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
             ensure_state_schema(conn)
             _run_target_ddl(conn, plan, params, result, target)
-            existing = [t for t in plan.tables if t.exists]
+            existing = [t for t in todo if t.exists]
             if existing:
                 # truncate replaces the tables in one transaction (they are truncated together, as one
                 # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
@@ -163,15 +224,16 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
                     if if_exists == "truncate":
                         _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
                             sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
-                    for table in plan.tables:
-                        result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result, progress))
+                    for table in todo:
+                        result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result,
+                                                                 progress, prints[table.target]))
             else:
-                result.tables += _load_in_parallel(src, plan, params, target, result, progress)
+                result.tables += _load_in_parallel(src, plan, todo, params, target, result, progress, prints)
             present = _constraint_names(conn, plan.schema)
             for name, stmt in plan.foreign_keys():
                 if name not in present:  # an earlier run may have built it
                     _run(conn, stmt, result, target)
-            for table in plan.tables:
+            for table in todo:
                 _set_identity(conn, plan, table, result, target)
                 _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)
             for view, stmt in plan.view_ddl():
@@ -182,16 +244,17 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
     return result
 
 
-def _load_with_progress(src, conn, plan, table, params, target, result, progress) -> "TableLoad":
+def _load_with_progress(src, conn, plan, table, params, target, result, progress, print_: str) -> "TableLoad":
     bar = progress(table) if progress else None
     try:
-        return load_table(src, conn, plan, table, params, bar, target, result)
+        return load_table(src, conn, plan, table, params, bar, target, result, print_)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _load_in_parallel(src, plan: Plan, params: Params, target: Target, result: LoadResult, progress) -> list["TableLoad"]:
+def _load_in_parallel(src, plan: Plan, tables: list[TablePlan], params: Params, target: Target,
+                      result: LoadResult, progress, prints: dict[str, str]) -> list["TableLoad"]:
     """New tables, `params.workers` at a time, each with its own DuckDB cursor and Postgres connection."""
 
     def one(table: TablePlan) -> TableLoad:
@@ -199,14 +262,15 @@ def _load_in_parallel(src, plan: Plan, params: Params, target: Target, result: L
         convert.register(cursor)
         try:
             with connect(target.direct_url, params, autocommit=True) as conn:
-                return _load_with_progress(cursor, conn, plan, table, params, target, result, progress)
+                return _load_with_progress(cursor, conn, plan, table, params, target, result, progress,
+                                           prints[table.target])
         finally:
             cursor.close()
 
-    if params.workers <= 1 or len(plan.tables) == 1:
-        return [one(t) for t in plan.tables]
+    if params.workers <= 1 or len(tables) <= 1:
+        return [one(t) for t in tables]
     with ThreadPoolExecutor(max_workers=params.workers) as pool:
-        return list(pool.map(one, plan.tables))
+        return list(pool.map(one, tables))
 
 
 def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target: Target) -> None:
@@ -225,7 +289,7 @@ def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target
 
 
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
-               target: Target, result: LoadResult) -> TableLoad:
+               target: Target, result: LoadResult, print_: str = "") -> TableLoad:
     """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
     from DuckDB's Arrow batches, rejects recorded, then its primary key, indexes and checks. It is all
     there, or none of it. A thread reads and converts the next batches while Postgres ingests."""
@@ -277,6 +341,8 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
             _save_rejects(conn, result.run, found)
             copied = time.monotonic()
             _build_keys(conn, plan, table, result, target)
+            if print_:  # in the same transaction as the rows: the state never claims a rollback
+                _record_state(conn, plan, table, print_, result.run, _count(conn, plan, table))
     except psycopg.Error as exc:
         raise TargetError(
             f"loading {table.source} into {plan.schema}.{table.target} failed after {rows} rows, "
@@ -406,6 +472,10 @@ def write_rejects_csv(run_dir, found: list[Reject]) -> None:
     for r in found:
         writer.writerow([r.table, r.source_key, r.column, _no_nul(r.original_value), r.reason])
     record.write(run_dir, "rejects.csv", out.getvalue())
+
+
+def _count(conn, plan: Plan, table: TablePlan) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(plan.schema, table.target))).fetchone()[0]
 
 
 def _constraint_names(conn, schema: str) -> set[str]:

@@ -179,6 +179,15 @@ def _check_privileges(report: PreflightReport, conn, params: Params) -> None:
         report.add("privileges", FAIL, f"role {user} may not CREATE in the {what}; grant it or choose another target_schema")
 
 
+def _loaded_by_runbook(conn, schema: str, filled: dict[str, int]) -> dict[str, str]:
+    """Filled tables whose rows are exactly what an earlier run of the runbook loaded: name -> run."""
+    if conn.execute("SELECT to_regclass('_sqlite2neon.tables')").fetchone()[0] is None:
+        return {}
+    rows = conn.execute("SELECT table_name, run, rows FROM _sqlite2neon.tables WHERE schema_name = %s "
+                        "AND status IN ('loaded', 'verified')", [schema]).fetchall()
+    return {name: run for name, run, n in rows if filled.get(name) == n}
+
+
 def _source_tables(source, params: Params) -> set[str]:
     """Target names of the source tables this run will load (empty when the source is unreadable)."""
     try:
@@ -200,10 +209,16 @@ def _check_existing(report: PreflightReport, conn, params: Params, source_tables
         if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(params.target_schema, name))).fetchone()[0]:
             filled[name] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(params.target_schema, name))).fetchone()[0]
     relevant = {k: v for k, v in filled.items() if k in source_tables}
+    earlier = _loaded_by_runbook(conn, params.target_schema, relevant)
+    if earlier:
+        listed = ", ".join(f"{k} (run {run})" for k, run in earlier.items())
+        report.add("earlier runs", WARN, f"loaded by an earlier run of the runbook: {listed}; the load step "
+                   "leaves them as they are if the source and plan are unchanged, else it follows if_exists")
+        relevant = {k: v for k, v in relevant.items() if k not in earlier}
     if not rows:
         report.add("existing tables", PASS, f"schema {params.target_schema} has no tables yet")
     elif not relevant:
-        report.add("existing tables", PASS, f"{len(rows)} table(s) in {params.target_schema}, all empty")
+        report.add("existing tables", PASS, f"{len(rows)} table(s) in {params.target_schema}; none holds rows the runbook did not load")
     else:
         listed = ", ".join(f"{k} ({v} rows)" for k, v in relevant.items())
         if if_exists == "fail":

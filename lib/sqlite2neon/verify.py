@@ -173,6 +173,15 @@ def target_checksum(conn: psycopg.Connection, schema: str, table: TablePlan) -> 
     return int(row[0]), str(row[1])
 
 
+def loaded_by(conn: psycopg.Connection, schema: str, table: TablePlan) -> str | None:
+    """The run that last loaded the table, from the runbook's state in the target."""
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.tables"]).fetchone()[0] is None:
+        return None
+    row = conn.execute(sql.SQL("SELECT run FROM {}.tables WHERE schema_name = %s AND table_name = %s").format(
+        sql.Identifier(STATE_SCHEMA)), [schema, table.target]).fetchone()
+    return row[0] if row else None
+
+
 def rejected_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[str] | None:
     """Keys of the rows the load run `run` rejected; None when that cannot tell which rows they were."""
     if not run or not (table.has_rowid or table.primary_key):
@@ -198,7 +207,7 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
     def check(table: TablePlan) -> TableCheck:
         t0 = time.monotonic()
         with connect(target.direct_url, params, autocommit=True) as conn, ThreadPoolExecutor(1) as side:
-            keys = rejected_keys(conn, run, table)
+            keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
             on_target = side.submit(target_checksum, conn, plan.schema, table)
             n_src, n_rejected, sum_src = source_checksum_parallel(src, table, plan.bad_text, keys)
             try:
@@ -231,9 +240,29 @@ def step(params: Params) -> VerifyResult:
     run_dir = record.run_dir_for(params)
     loaded = record.read(run_dir, "load.json")
     run = json.loads(loaded).get("run", "") if loaded else ""
-    result = verify_all(plan, resolve_target(params), params, source_path=resolve_path(params.sqlite_path), run=run)
+    target = resolve_target(params)
+    source = resolve_path(params.sqlite_path)
+    result = verify_all(plan, target, params, source_path=source, run=run)
+    mark_verified(target, params, plan, [t.target for t in result.tables if t.passed], source)
     record.write(run_dir, "verify.json", result.to_json())
     return result
+
+
+def mark_verified(target: Target, params: Params, plan: Plan, tables: list[str], source_path) -> None:
+    """Record in the target which tables verified, for the same source they were loaded from."""
+    from .load import fingerprint
+
+    if not tables:
+        return
+    with connect(target.direct_url, params, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.tables"]).fetchone()[0] is None:
+            return
+        for t in plan.tables:
+            if t.target in tables:
+                conn.execute(sql.SQL(
+                    "UPDATE {}.tables SET status = 'verified', updated_at = now() "
+                    "WHERE schema_name = %s AND table_name = %s AND fingerprint = %s"
+                ).format(sql.Identifier(STATE_SCHEMA)), [plan.schema, t.target, fingerprint(t, source_path)])
 
 
 def timestamp_histograms(params: Params) -> dict:
