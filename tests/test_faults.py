@@ -113,3 +113,73 @@ def test_the_run_killed_during_the_load_then_repeated(big_db, params_for, pg, pg
 
     _finish_and_check(big_db, params_for, pg, tmp_path / "rerun")
     assert _state(pg) == {"mental_items": "verified", "item_events": "verified"}
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A server of this test's own, to stop and start (the session's server serves the other tests)."""
+    from sqlite2neon import embedded
+
+    home = tmp_path / "pg"
+    url = embedded.ensure_running(home)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    yield home, url, port
+    embedded.stop(home, mode="immediate")
+
+
+def test_the_server_stopped_during_the_load_then_started_again(big_db, tmp_path, own_server):
+    from sqlite2neon import embedded
+    from sqlite2neon.config import Params
+
+    home, url, port = own_server
+    params = Params(sqlite_path=str(big_db), database_url=url, env_file="", run_dir=str(tmp_path / "run"), workers=1)
+    source.step(params)
+    plan.step(params)
+    failure: list[BaseException] = []
+
+    def run_load():
+        try:
+            load.step(params)
+        except BaseException as exc:  # expected: the server goes away under it
+            failure.append(exc)
+
+    worker = threading.Thread(target=run_load)
+    worker.start()
+    _copy_backend(url, "mental_items")
+    time.sleep(0.3)
+    embedded.stop(home, mode="fast")
+    worker.join(timeout=120)
+    assert failure and isinstance(failure[0], RunbookError), failure
+    assert embedded.ensure_running(home, port=port) == url
+
+    again = Params(sqlite_path=str(big_db), database_url=url, env_file="", run_dir=str(tmp_path / "rerun"), workers=1)
+    source.step(again)
+    plan.step(again)
+    load.step(again)
+    verified = verify.step(again)
+    assert verified.passed, verified.to_json()
+    assert {t.target: t.target_rows for t in verified.tables}["mental_items"] == 120_000
+
+
+def test_a_server_that_starts_late_is_waited_for(demo_db, tmp_path, own_server):
+    """A Neon compute waking from zero, or a server still starting: connections retry with backoff."""
+    from sqlite2neon import embedded
+    from sqlite2neon.config import Params
+    from sqlite2neon.preflight import run_preflight
+
+    home, url, port = own_server
+    embedded.stop(home, mode="fast")
+    starter = threading.Timer(2.0, embedded.ensure_running, args=(home,), kwargs={"port": port})
+    starter.start()
+    params = Params(sqlite_path=str(demo_db), database_url=url, env_file="", run_dir=str(tmp_path / "run"),
+                    connect_retries=8)
+    try:
+        report = run_preflight(params)
+    finally:
+        starter.join()
+    assert not report.failed, report.to_json()
+    assert report.connect_seconds >= 1.5
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    assert verify.step(params).passed
