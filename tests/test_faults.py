@@ -183,3 +183,38 @@ def test_a_server_that_starts_late_is_waited_for(demo_db, tmp_path, own_server):
     plan.step(params)
     load.step(params)
     assert verify.step(params).passed
+
+
+def _configure(home, url, *, hba: str | None = None, settings: dict | None = None) -> None:
+    """Change the test server's pg_hba.conf or settings and reload it (files stay its user's)."""
+    pgdata = home / "pgdata"
+    if hba is not None:
+        path = pgdata / "pg_hba.conf"
+        stat = path.stat()
+        path.write_text(hba)
+        os.chown(path, stat.st_uid, stat.st_gid)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for key, value in (settings or {}).items():
+            conn.execute(f"ALTER SYSTEM SET {key} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def test_a_wrong_password_fails_at_once_without_leaking_it(project, demo_db, own_server):
+    from conftest import run_cli
+
+    home, url, port = own_server
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER ROLE postgres PASSWORD 'the-right-one'")
+    _configure(home, url, hba="local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+    wrong = url.replace("postgres@", "postgres:not-the-password-42@")
+    started = time.monotonic()
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", wrong)
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert "00_preflight failed" in first and "password authentication failed" in first
+    assert "not-the-password-42" not in result.stdout + result.stderr
+    assert time.monotonic() - started < 60  # no retries on an authentication error
+    right = url.replace("postgres@", "postgres:the-right-one@")
+    with psycopg.connect(right) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[0] == 0
+
