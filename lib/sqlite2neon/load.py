@@ -342,7 +342,8 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
             copied = time.monotonic()
             _build_keys(conn, plan, table, result, target)
             if print_:  # in the same transaction as the rows: the state never claims a rollback
-                _record_state(conn, plan, table, print_, result.run, _count(conn, plan, table))
+                fresh = not table.exists or if_exists_for(params, target) == "truncate"
+                _record_state(conn, plan, table, print_, result.run, rows if fresh else _count(conn, plan, table))
     except psycopg.Error as exc:
         raise TargetError(
             f"loading {table.source} into {plan.schema}.{table.target} failed after {rows} rows, "
