@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 
 IF_EXISTS = ("fail", "truncate", "append")
 IDENTIFIERS = ("lower", "snake_case", "preserve")
@@ -89,7 +89,7 @@ class Params:
             except FileNotFoundError:
                 raise ConfigError(f"parameter file {path} does not exist") from None
             except yaml.YAMLError as exc:
-                raise ConfigError(f"parameter file {path} is not valid YAML: {_first_line(exc)}") from None
+                raise ConfigError(f"parameter file {path} is not valid YAML: {one_line(exc, 1)}") from None
             if not isinstance(loaded, dict):
                 raise ConfigError(f"parameter file {path} must hold a mapping of parameter: value")
             values.update(loaded)
@@ -176,17 +176,13 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             try:
                 value = yaml.safe_load(value)
             except yaml.YAMLError as exc:
-                raise ConfigError(f"{name} is not valid YAML: {_first_line(exc)}") from None
+                raise ConfigError(f"{name} is not valid YAML: {one_line(exc, 1)}") from None
         if not isinstance(value, dict):
             raise ConfigError(f"{name} must be a mapping, not {value!r}")
         return value
     if value is None:
         return ""
     return str(value)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def redact_url(url: str) -> str:

@@ -15,7 +15,7 @@ import psycopg
 from dotenv import dotenv_values
 
 from .config import Params, redact_url, resolve_path
-from .errors import ConfigError, TargetError
+from .errors import ConfigError, TargetError, one_line
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 # SQLSTATE classes that retrying cannot fix: authentication and permissions.
@@ -178,7 +178,7 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
             return conn, time.monotonic() - started
         except psycopg.OperationalError as exc:
             attempt += 1
-            message = scrub(_one_line(exc), [password_of(url)])
+            message = scrub(one_line(exc), [password_of(url)])
             if exc.sqlstate in _FATAL_SQLSTATES or "password authentication failed" in message:
                 raise TargetError(f"cannot connect to {redact_url(url)}: {message}") from None
             if attempt > params.connect_retries:
@@ -189,12 +189,5 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
             delay = min(delay * 2, 5.0)
         except psycopg.ProgrammingError as exc:
             raise ConfigError(
-                f"database URL {redact_url(url)} is not valid: {scrub(_one_line(exc), [password_of(url)])}"
+                f"database URL {redact_url(url)} is not valid: {scrub(one_line(exc), [password_of(url)])}"
             ) from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return "; ".join(lines[:2]) if lines else type(exc).__name__
-

@@ -2,6 +2,12 @@
 what to do; the CLI prints it as it is and exits non-zero."""
 
 
+def one_line(exc: BaseException, lines: int = 2) -> str:
+    """An exception's message for a one-line error: its first `lines` non-empty lines, joined."""
+    parts = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(parts[:lines]) if parts else type(exc).__name__
+
+
 class RunbookError(Exception):
     """Base of every error that stops the runbook with a message meant for the user."""
 

@@ -36,7 +36,7 @@ from pyarrow import csv as arrow_csv
 from . import convert
 from .config import Params
 from .connect import Target, connect, scrub
-from .errors import DryRunStop, SourceError, TargetError, TargetNotEmpty
+from .errors import DryRunStop, SourceError, TargetError, TargetNotEmpty, one_line
 from .plan import Plan, TablePlan, existing_tables
 from .source import open_source
 
@@ -347,11 +347,11 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     except psycopg.Error as exc:
         raise TargetError(
             f"loading {table.source} into {plan.schema}.{table.target} failed after {rows} rows, "
-            f"rolled back: {scrub(_one_line(exc), target.secrets)}"
+            f"rolled back: {scrub(one_line(exc), target.secrets)}"
         ) from None
     except duckdb.Error as exc:
         raise SourceError(
-            f"reading {table.source} failed after {rows} rows, nothing of it was kept: {_one_line(exc)}"
+            f"reading {table.source} failed after {rows} rows, nothing of it was kept: {one_line(exc)}"
         ) from None
     done = time.monotonic()
     return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
@@ -437,7 +437,7 @@ def _copy(conn, copy_sql, batch: pa.RecordBatch, keys, table: TablePlan, found: 
             column = re.search(r"column (\S+?):", exc.diag.context or "")
             found.append(Reject(table.target, keys[0].as_py(), column.group(1) if column else None,
                                 bytes(data).decode(errors="replace").strip()[:1000],
-                                "Postgres refused: " + scrub(_one_line(exc), target.secrets)))
+                                "Postgres refused: " + scrub(one_line(exc), target.secrets)))
             return 0, 0
         half = batch.num_rows // 2
         first = _copy(conn, copy_sql, batch.slice(0, half), keys.slice(0, half), table, found, target)
@@ -516,7 +516,7 @@ def _run(conn, stmt: sql.Composable, result: LoadResult, target: Target) -> None
     try:
         conn.execute(stmt)
     except psycopg.Error as exc:
-        raise TargetError(f"{text.split(chr(10))[0][:120]} failed: {scrub(_one_line(exc), target.secrets)}") from None
+        raise TargetError(f"{text.split(chr(10))[0][:120]} failed: {scrub(one_line(exc), target.secrets)}") from None
     result.statements.append(text)
 
 
@@ -527,11 +527,6 @@ def _try(conn, stmt: sql.Composable, what: str, result: LoadResult, target: Targ
             _run(conn, stmt, result, target)
     except TargetError as exc:
         result.not_created.append(f"{what} was not created: {exc}")
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return "; ".join(lines[:2]) if lines else type(exc).__name__
 
 
 def step(params: Params) -> LoadResult:

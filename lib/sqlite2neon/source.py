@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import SourceError
+from .errors import SourceError, one_line
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
@@ -191,7 +191,7 @@ def open_source(path: Path) -> duckdb.DuckDBPyConnection:
 
 def _explain(exc: Exception) -> str:
     """SQLite's error, with what to do about the usual ones."""
-    text = _first_line(exc)
+    text = one_line(exc, 1)
     if "database is locked" in text:
         return ("it is locked by a program writing to it; close the app that uses it (or copy the file "
                 "while the app is closed) and run again")
@@ -439,10 +439,6 @@ def _orphans(con, table: str, fk: ForeignKey) -> int:
         return int(sqlite(con, f"SELECT count(*) FROM {child} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})")[0][0])
     except SourceError:
         return -1  # the referenced table or column does not exist: reported by the plan
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def profile_frame(profile: SourceProfile):
