@@ -3,6 +3,7 @@ the target ends equal to an uninterrupted run's, with no row missing and none tw
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, record_of
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.demo import make_demo_db
 from sqlite2neon.errors import RunbookError
@@ -218,3 +219,70 @@ def test_a_wrong_password_fails_at_once_without_leaking_it(project, demo_db, own
     with psycopg.connect(right) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[0] == 0
 
+
+
+@pytest.fixture
+def small_disk(tmp_path, pg):
+    """A 4 MB filesystem (tmpfs) as the default tablespace of the test's database, so a table that
+    does not fit fills it the way a full disk or Neon's storage limit does (SQLSTATE 53100)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    mount = Path(tempfile.mkdtemp(prefix="sqlite2neon-disk-"))  # not under tmp_path: the server's user must reach it
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("a small filesystem needs root to mount")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode:
+        mount.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    space = f"small_{os.getpid()}_{int(time.time() * 1000) % 100000}"
+    database = pg.info.dbname
+    try:
+        owner = os.stat(pg.execute("SHOW data_directory").fetchone()[0])
+        os.chown(mount, owner.st_uid, owner.st_gid)
+        pg.execute(f"CREATE TABLESPACE {space} LOCATION '{mount}'")
+        pg.execute(f'ALTER DATABASE "{database}" SET default_tablespace = {space}')
+        yield mount
+    finally:
+        # the database goes (pg_url drops it) after this; its tables must leave the tablespace first
+        pg.execute(f'ALTER DATABASE "{database}" RESET default_tablespace')
+        for schema, name in pg.execute(
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_tablespace s ON s.oid = c.reltablespace WHERE s.spcname = %s AND c.relkind = 'r'",
+                [space]).fetchall():
+            pg.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE')
+        pg.execute(f"DROP TABLESPACE IF EXISTS {space}")
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        mount.rmdir()
+
+
+def test_a_target_that_runs_out_of_space_says_how_far_it_got_and_the_rerun_resumes(project, tmp_path, pg_url, pg,
+                                                                                   small_disk):
+    from conftest import make_sqlite, run_cli
+
+    db = make_sqlite(tmp_path / "grows.db", """
+        CREATE TABLE a_small (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE b_big (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+    """, {"a_small": [(i, f"name {i}") for i in range(1, 1001)],
+          "b_big": [(i, f"{i:08d}" + "x" * 300) for i in range(1, 30_001)]})  # about 10 MB in Postgres
+    before = db.read_bytes()
+    args = ["run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(db), "-p", "database_url", pg_url,
+            "-p", "workers", "1"]
+
+    result = run_cli(*args)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    first = result.stderr.splitlines()[0]
+    assert "ran out of space loading public.b_big" in first, first
+    assert "loaded and kept: a_small (1000 rows)" in first and "re-run" in first, first
+    assert dict(pg.execute("SELECT table_name, rows FROM _sqlite2neon.tables").fetchall()) == {"a_small": 1000}
+    assert pg.execute("SELECT to_regclass('public.b_big')").fetchone()[0] is None  # rolled back, not half there
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)  # space was freed
+    again = run_cli(*args)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    loaded = json.loads((record_of(again) / "load.json").read_text())
+    assert loaded["skipped"] == {"a_small": record_of(result).name}
+    assert [t["target"] for t in loaded["tables"]] == ["b_big"]
+    assert pg.execute("SELECT count(*), count(DISTINCT id) FROM b_big").fetchone() == (30_000, 30_000)
+    assert db.read_bytes() == before

@@ -41,3 +41,7 @@ class VerificationFailed(RunbookError):
 
 class DryRunStop(RunbookError):
     """`dry_run` is set: the runbook stops after the plan."""
+
+
+class TargetFull(TargetError):
+    """The target ran out of space (a full disk, or Neon's storage limit) during the load."""

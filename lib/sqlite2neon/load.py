@@ -36,13 +36,14 @@ from pyarrow import csv as arrow_csv
 from . import convert
 from .config import Params
 from .connect import Target, connect, scrub
-from .errors import DryRunStop, SourceError, TargetError, TargetNotEmpty, one_line
+from .errors import DryRunStop, SourceError, TargetError, TargetFull, TargetNotEmpty, one_line
 from .plan import Plan, TablePlan, existing_tables
 from .source import open_source
 
 _CSV = arrow_csv.WriteOptions(include_header=False)
 REJECT_COLUMNS = ["__reject_column", "__reason", "__key", "__raw"]
 STATE_SCHEMA = "_sqlite2neon"
+DISK_FULL = "53100"  # a full disk, and Neon's project size limit
 
 
 @dataclass
@@ -78,6 +79,12 @@ class LoadResult:
     statements: list[str] = field(default_factory=list)
     not_created: list[str] = field(default_factory=list)  # checks or views Postgres refused, with why
     skipped: dict[str, str] = field(default_factory=dict)  # tables an earlier run finished -> that run
+    committed: list[str] = field(default_factory=list, repr=False)  # as each table commits: "name (rows)"
+
+    def so_far(self) -> str:
+        """How far a load that stopped got, for its error message."""
+        done = self.committed + [f"{name} (from {run})" for name, run in self.skipped.items()]
+        return f"loaded and kept: {', '.join(done) if done else 'no table'}"
 
     @property
     def rejected(self) -> int:
@@ -85,6 +92,7 @@ class LoadResult:
 
     def to_json(self) -> str:
         raw = asdict(self)
+        del raw["committed"]
         for t, table in zip(raw["tables"], self.tables):  # throughput, for the record
             t["rows_per_second"] = round(table.rows_per_second)
             t["mb_per_second"] = round(table.bytes / 1e6 / table.seconds, 2) if table.seconds else 0.0
@@ -215,20 +223,11 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
             ensure_state_schema(conn)
             _run_target_ddl(conn, plan, params, result, target)
-            existing = [t for t in todo if t.exists]
-            if existing:
-                # truncate replaces the tables in one transaction (they are truncated together, as one
-                # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
-                replacing = conn.transaction() if if_exists == "truncate" else contextlib.nullcontext()
-                with replacing:
-                    if if_exists == "truncate":
-                        _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
-                            sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
-                    for table in todo:
-                        result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result,
-                                                                 progress, prints[table.target]))
-            else:
-                result.tables += _load_in_parallel(src, plan, todo, params, target, result, progress, prints)
+            try:
+                _load_tables(src, conn, plan, todo, params, target, result, progress, prints, if_exists)
+            except TargetFull as exc:
+                raise TargetFull(f"{exc}; {result.so_far()}; free space (or raise the storage limit), then re-run "
+                                 "with the same parameters: kept tables are skipped, the rest loaded") from None
             present = _constraint_names(conn, plan.schema)
             for name, stmt in plan.foreign_keys():
                 if name not in present:  # an earlier run may have built it
@@ -244,10 +243,31 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
     return result
 
 
+def _load_tables(src, conn, plan: Plan, todo: list[TablePlan], params: Params, target: Target, result: LoadResult,
+                 progress, prints: dict[str, str], if_exists: str) -> None:
+    existing = [t for t in todo if t.exists]
+    if existing:
+        # truncate replaces the tables in one transaction (they are truncated together, as one
+        # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
+        replacing = conn.transaction() if if_exists == "truncate" else contextlib.nullcontext()
+        with replacing:
+            if if_exists == "truncate":
+                _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                    sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
+            for table in todo:
+                result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result,
+                                                         progress, prints[table.target]))
+    else:
+        result.tables += _load_in_parallel(src, plan, todo, params, target, result, progress, prints)
+
+
 def _load_with_progress(src, conn, plan, table, params, target, result, progress, print_: str) -> "TableLoad":
     bar = progress(table) if progress else None
     try:
-        return load_table(src, conn, plan, table, params, bar, target, result, print_)
+        loaded = load_table(src, conn, plan, table, params, bar, target, result, print_)
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:  # committed, not in a truncate's
+            result.committed.append(f"{table.target} ({loaded.rows} rows)")
+        return loaded
     finally:
         if bar is not None:
             bar.close()
@@ -345,6 +365,11 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                 fresh = not table.exists or if_exists_for(params, target) == "truncate"
                 _record_state(conn, plan, table, print_, result.run, rows if fresh else _count(conn, plan, table))
     except psycopg.Error as exc:
+        if exc.sqlstate == DISK_FULL:
+            raise TargetFull(
+                f"the target ran out of space loading {plan.schema}.{table.target} after {rows} rows "
+                f"(that table was rolled back): {scrub(one_line(exc, 1), target.secrets)}"
+            ) from None
         raise TargetError(
             f"loading {table.source} into {plan.schema}.{table.target} failed after {rows} rows, "
             f"rolled back: {scrub(one_line(exc), target.secrets)}"
