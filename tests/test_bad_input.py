@@ -201,3 +201,12 @@ def test_cli_migrates_the_rows_still_in_the_wal_file_and_leaves_both_files_as_th
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before} == before
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*), max(body) FROM notes").fetchone() == (250, "note 99")
+
+
+@pytest.mark.slow
+def test_cli_a_server_without_tls_when_tls_is_required(project, demo_db, pg_url):
+    result = _run(demo_db, pg_url + "?sslmode=require")
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert "00_preflight failed" in first and "SSL" in first.upper(), first
+    assert _public_tables(pg_url) == []
