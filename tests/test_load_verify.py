@@ -413,7 +413,7 @@ def test_verification_detects_a_changed_value(demo_db, params_for, pg):
     assert checks["mental_items"].checksum_match is False
     assert checks["mental_items"].passed is False
     assert checks["item_events"].passed is True
-    with pytest.raises(RunbookError, match="verification failed for mental_items"):
+    with pytest.raises(RunbookError, match="source and target differ: mental_items: 1 row\\(s\\) differ: key .* changed: title"):
         result.raise_for_failure()
 
 

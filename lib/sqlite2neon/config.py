@@ -23,6 +23,7 @@ IF_EXISTS = ("fail", "truncate", "append")
 IDENTIFIERS = ("lower", "snake_case", "preserve")
 ORPHANS = ("stop", "load", "null")
 BAD_TEXT = ("replace", "strip", "reject")
+VERIFY = ("full", "sample")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
 CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
 TARGET_TYPES = (
@@ -56,6 +57,12 @@ class Params:
     connect_retries: int = 5
     connect_timeout: int = 10
     allow_insecure: bool = False
+    verify: str = "full"
+    sample_fraction: float = 0.1
+    api_url: str = ""
+    api_items_path: str = "/api/items"
+    api_items_table: str = "mental_items"
+    app_switch: str = "MENTAL_USE_REMOTE=true"
     embedded_dir: str = ".sqlite2neon/postgres"
     run_dir: str = ""
 
@@ -107,7 +114,8 @@ class Params:
     def validate(self) -> None:
         if self.if_exists not in IF_EXISTS:
             raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)}, not {self.if_exists!r}")
-        for name, allowed in (("identifiers", IDENTIFIERS), ("orphans", ORPHANS), ("bad_text", BAD_TEXT)):
+        for name, allowed in (("identifiers", IDENTIFIERS), ("orphans", ORPHANS), ("bad_text", BAD_TEXT),
+                              ("verify", VERIFY)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
@@ -116,6 +124,10 @@ class Params:
             raise ConfigError("batch_rows must be at least 1")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
+        if not 0 < self.sample_fraction <= 1:
+            raise ConfigError(f"sample_fraction must be more than 0 and at most 1, not {self.sample_fraction!r}")
+        if self.api_url and not re.match(r"https?://", self.api_url):
+            raise ConfigError(f"api_url must start with http:// or https://, not {redact_url(self.api_url)!r}")
         if self.connect_retries < 0 or self.connect_timeout < 1:
             raise ConfigError("connect_retries must be >= 0 and connect_timeout >= 1")
         for key, spec in self.column_overrides.items():
@@ -141,7 +153,7 @@ class Params:
     def redacted(self) -> dict[str, Any]:
         """The parameters as they may be written into a record: passwords removed."""
         values = self.as_dict()
-        for key in ("database_url", "database_url_direct"):
+        for key in ("database_url", "database_url_direct", "api_url"):
             values[key] = redact_url(values[key])
         return values
 
@@ -156,6 +168,11 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
         raise ConfigError(f"{name} must be true or false, not {value!r}")
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, not {value!r}") from None
     if isinstance(default, int):
         try:
             return int(value)

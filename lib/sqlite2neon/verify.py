@@ -1,8 +1,7 @@
-"""Step 04, verify: per table, row counts and a content checksum computed where the data lives,
-in DuckDB over SQLite and in SQL on Postgres, over the same canonical form (`canonical.py`).
-
-The checksum is the sum of the first 60 bits of each row's MD5, so row order does not matter
-and no row travels to Python.
+"""Step 04, verify: every table reconciled by key (`reconcile.py`): row counts and content
+checksums per key bucket, computed where the data lives (DuckDB over SQLite, SQL on Postgres) over
+the same canonical form (`canonical.py`); where a bucket differs, the differing rows by key, and for
+a changed row the columns with both values.
 
     >>> result = verify_all(plan, target, params, source_path=Path("data/demo.db"))
     >>> result.passed
@@ -12,7 +11,6 @@ and no row travels to Python.
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -20,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import canonical, convert
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
 from .convert import TableRead
+from .reconcile import reconcile_table
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source, sqlite_ident
@@ -42,6 +40,12 @@ class TableCheck:
     problem: str = ""
     rejected_rows: int = 0
     changed_values: dict[str, int] = field(default_factory=dict)
+    buckets: int = 0
+    differing_buckets: int = 0
+    differences_total: int = 0
+    differences: list[dict] = field(default_factory=list)  # the first ones: kind, key, source_key, columns
+    complete: bool = True  # every differing row was found (False: too many to fetch; the total is a lower bound)
+    nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
 
     @property
     def counts_match(self) -> bool:
@@ -50,11 +54,23 @@ class TableCheck:
 
     @property
     def checksum_match(self) -> bool:
-        return self.counts_match and self.source_checksum == self.target_checksum
+        return self.counts_match and self.source_checksum == self.target_checksum and not self.differing_buckets
 
     @property
     def passed(self) -> bool:
         return self.checksum_match and not self.problem
+
+    def describe(self) -> str:
+        """The differences in words, for the one-line error: table, key, kind and columns."""
+        if self.problem:
+            return self.problem
+        shown = []
+        for d in self.differences[:3]:
+            cols = ", ".join(f"{c['column']} (SQLite {c['source']!r}, Postgres {c['target']!r})" for c in d["columns"])
+            shown.append(f"key {d['key']} {d['kind']}" + (f": {cols}" if cols else ""))
+        more = self.differences_total - len(shown)
+        total = f"{self.differences_total}{'' if self.complete else '+'} row(s) differ"
+        return total + (f": {'; '.join(shown)}" if shown else "") + (f"; and {more} more" if more > 0 else "")
 
 
 @dataclass
@@ -62,6 +78,8 @@ class VerifyResult:
     tables: list[TableCheck] = field(default_factory=list)
     seconds: float = 0.0
     fail_on_rejects: bool = True
+    mode: str = "full"
+    sample_fraction: float = 1.0
 
     @property
     def rejected_rows(self) -> int:
@@ -75,24 +93,29 @@ class VerifyResult:
     def summary_tables(self) -> list[dict]:
         return [
             {"source": t.source, "target": t.target, "source_rows": t.source_rows,
-             "target_rows": t.target_rows, "checksum_match": t.checksum_match}
+             "target_rows": t.target_rows, "rejected_rows": t.rejected_rows, "checksum_match": t.checksum_match,
+             "differences": t.differences_total}
             for t in self.tables
         ]
 
     def to_json(self) -> str:
         return json.dumps({"passed": self.passed, "seconds": self.seconds, "fail_on_rejects": self.fail_on_rejects,
-                           "tables": [asdict(t) | {"checksum_match": t.checksum_match} for t in self.tables]}, indent=2)
+                           "mode": self.mode, "sample_fraction": self.sample_fraction,
+                           "tables": [asdict(t) | {"checksum_match": t.checksum_match} for t in self.tables]},
+                          indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "VerifyResult":
         raw = json.loads(text)
         return cls([TableCheck(**{k: v for k, v in t.items() if k != "checksum_match"}) for t in raw["tables"]],
-                   raw["seconds"], raw.get("fail_on_rejects", True))
+                   raw["seconds"], raw.get("fail_on_rejects", True), raw.get("mode", "full"),
+                   raw.get("sample_fraction", 1.0))
 
     def raise_for_failure(self) -> None:
-        bad = [t.target for t in self.tables if not t.passed]
+        bad = [t for t in self.tables if not t.passed]
         if bad:
-            raise VerificationFailed(f"verification failed for {', '.join(bad)}: source and target differ")
+            raise VerificationFailed("verification failed, source and target differ: "
+                                     + " | ".join(f"{t.target}: {t.describe()}" for t in bad))
         if not self.passed:
             rejected = ", ".join(f"{t.target} ({t.rejected_rows})" for t in self.tables if t.rejected_rows)
             raise VerificationFailed(
@@ -105,10 +128,22 @@ class VerifyResult:
         return pd.DataFrame([
             {"table": t.target, "source rows": t.source_rows, "target rows": t.target_rows,
              "rejected": t.rejected_rows, "changed on purpose": sum(t.changed_values.values()),
-             "checksum": "match" if t.checksum_match else "DIFFERS", "verdict": "PASS" if t.passed else "FAIL",
-             "problem": t.problem}
+             "checksum": "match" if t.checksum_match else "DIFFERS", "rows differing": t.differences_total,
+             "verdict": "PASS" if t.passed else "FAIL", "problem": t.problem}
             for t in self.tables
         ])
+
+    def differences_frame(self):
+        """Every listed differing row: table, key, kind, and per changed column both values."""
+        import pandas as pd
+
+        rows = []
+        for t in self.tables:
+            for d in t.differences:
+                for c in d["columns"] or [{"column": "", "source": None, "target": None}]:
+                    rows.append({"table": t.target, "key": d["key"], "kind": d["kind"], "column": c["column"],
+                                 "SQLite": c["source"], "Postgres": c["target"]})
+        return pd.DataFrame(rows, columns=["table", "key", "kind", "column", "SQLite", "Postgres"])
 
 
 def rowid_ranges(src, table: TablePlan, parts: int) -> list[str]:
@@ -123,54 +158,6 @@ def rowid_ranges(src, table: TablePlan, parts: int) -> list[str]:
     lo, hi = int(lo), int(hi)
     step = (hi - lo) // parts + 1
     return [f"rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step}" for i in range(parts)]
-
-
-def source_checksum_parallel(src, table: TablePlan, bad_text: str, keys: list[str] | None) -> tuple[int, int, str]:
-    """`source_checksum` over rowid ranges, one per core, each on its own DuckDB cursor: DuckDB reads
-    one SQLite query on one thread, and the sums simply add up."""
-    def one(where: str) -> tuple[int, int, str]:
-        cursor = src.cursor()  # a DuckDB connection is not for two threads at once
-        canonical.register(cursor)
-        convert.register(cursor)
-        try:
-            return source_checksum(cursor, TableRead(table, bad_text, where), keys)
-        finally:
-            cursor.close()
-
-    cursor = src.cursor()
-    try:
-        ranges = rowid_ranges(cursor, table, os.cpu_count() or 1)
-    finally:
-        cursor.close()
-    with ThreadPoolExecutor(len(ranges)) as pool:
-        parts = list(pool.map(one, ranges))
-    return sum(p[0] for p in parts), sum(p[1] for p in parts), str(sum(int(p[2]) for p in parts))
-
-
-def source_checksum(src, read: TableRead, rejected_keys: list[str] | None) -> tuple[int, int, str]:
-    """(source rows, rejected rows, checksum of the rest) in DuckDB. `rejected_keys` are the keys the
-    load recorded as rejected; None when there is no such record (no load run, or a table without
-    keys), and then the conversions themselves decide which rows cannot load."""
-    if rejected_keys is None:
-        out = read.rejected_filter(True)
-    elif rejected_keys:
-        src.execute("CREATE OR REPLACE TEMP TABLE rejected (k VARCHAR)")
-        src.executemany("INSERT INTO rejected VALUES (?)", [[k] for k in rejected_keys])
-        out = "(CAST(s.__key AS VARCHAR) IN (SELECT k FROM rejected))"
-    else:
-        out = "FALSE"  # nothing was rejected: any row that would be now makes the sums differ
-    row = src.execute(
-        f"SELECT count(*), count_if({out}), coalesce(sum(CASE WHEN NOT {out} THEN "
-        f"CAST('0x' || left(md5({canonical.source_row_expr(read)}), 15) AS BIGINT) END), 0) FROM {read.relation()}"
-    ).fetchone()
-    return int(row[0]), int(row[1]), str(row[2])
-
-
-def target_checksum(conn: psycopg.Connection, schema: str, table: TablePlan) -> tuple[int, str]:
-    row = conn.execute(sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || left(md5({}), 15))::bit(60)::bigint), 0) FROM {}"
-    ).format(canonical.target_row_expr(table), sql.Identifier(schema, table.target))).fetchone()
-    return int(row[0]), str(row[1])
 
 
 def loaded_by(conn: psycopg.Connection, schema: str, table: TablePlan) -> str | None:
@@ -195,28 +182,27 @@ def rejected_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[
 
 
 def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
-    """Every table's counts and checksums; `run` is the load run whose rejected rows are accounted for.
+    """Every table reconciled (`reconcile.py`); `run` is the load run whose rejected rows are
+    accounted for when the target does not say which run loaded a table.
 
-    Per table the Postgres side and the DuckDB side are computed at the same time (a thread for
-    each), and `params.workers` tables at once."""
+    `params.workers` tables at once; per table the Postgres side and the DuckDB side at the same time."""
     started = time.monotonic()
-    result = VerifyResult(fail_on_rejects=params.fail_on_rejects)
+    sample = params.sample_fraction if params.verify == "sample" else None
+    result = VerifyResult(fail_on_rejects=params.fail_on_rejects, mode=params.verify,
+                          sample_fraction=sample if sample is not None else 1.0)
     src = open_source(source_path)
     src.execute("SET threads = 1")  # parallel by rowid ranges instead (one SQLite read is one thread)
 
     def check(table: TablePlan) -> TableCheck:
         t0 = time.monotonic()
-        with connect(target.direct_url, params, autocommit=True) as conn, ThreadPoolExecutor(1) as side:
+        with connect(target.direct_url, params, autocommit=True) as conn:
             keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
-            on_target = side.submit(target_checksum, conn, plan.schema, table)
-            n_src, n_rejected, sum_src = source_checksum_parallel(src, table, plan.bad_text, keys)
-            try:
-                n_tgt, sum_tgt = on_target.result()
-                problem = ""
-            except psycopg.Error as exc:
-                n_tgt, sum_tgt, problem = None, None, scrub(str(exc).splitlines()[0], target.secrets)
-        return TableCheck(table.source, table.target, n_src, n_tgt, sum_src, sum_tgt, time.monotonic() - t0,
-                          problem, n_rejected, table.changed_values(plan.bad_text))
+            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample)
+        return TableCheck(
+            table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
+            time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
+            table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
+            [x.as_record() for x in d.differences], d.complete, d.nulls)
 
     try:
         with ThreadPoolExecutor(max(1, params.workers)) as pool:

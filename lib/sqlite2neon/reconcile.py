@@ -1,0 +1,354 @@
+"""Keyed reconciliation of one table, SQLite against Postgres: which rows differ, and how.
+
+Each row has a key (its primary key in canonical form; the whole row for a table without one) and a
+row hash (MD5 of the row's canonical form, `canonical.py`). Rows fall into buckets by the first hex
+digits of the MD5 of their key, the same bucket on both sides whatever the key's type (integers,
+cuid2 text, composite keys). Per bucket both sides compute, where the data lives, a row count and the
+sum of the row hashes' first 60 bits. Buckets that differ are split further (more hex digits) until
+their rows are few enough to fetch as (key, row hash) pairs, and those are compared: a key only in
+SQLite is `missing` in the target, one only in Postgres is `unexpected`, one on both sides with
+another hash is `changed`, and for those the columns that differ are read with both values.
+
+Rows the load rejected (listed in `_sqlite2neon.rejects`) are left out of the SQLite side: accounted
+for, not missing.
+
+    >>> diff = reconcile_table(src, conn, schema, table_plan, "replace", rejected_keys=[])
+    >>> diff.differences[0]
+    Difference(kind='changed', key='ckx1...', source_key='412', columns=[{'column': 'title', ...}])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from . import canonical, convert
+from .convert import TableRead
+from .errors import one_line
+from .plan import TablePlan
+from .source import sqlite_ident
+
+FETCH_LIMIT = 20_000  # rows of differing buckets fetched as (key, hash) pairs before splitting further
+LISTED = 100  # differences listed in the record per table (all are counted)
+MAX_DEPTH = 8  # hex digits of the key's MD5: 16^8 buckets at most
+SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 16^4
+
+
+@dataclass
+class Difference:
+    kind: str  # "missing" (in the target), "unexpected" (in the target), "changed"
+    key: str  # the key in canonical form, columns joined by ", "
+    source_key: str | None = None  # SQLite's rowid (or quoted primary key): how the cutover reads the row again
+    columns: list[dict] = field(default_factory=list)  # changed: [{"column", "source", "target"}]
+    canonical_key: str = field(default="", repr=False)  # the key as both sides compute it
+
+    def as_record(self) -> dict:
+        return {"kind": self.kind, "key": self.key, "source_key": self.source_key, "columns": self.columns}
+
+
+@dataclass
+class TableDiff:
+    source_rows: int = 0  # every row in SQLite, rejected ones included
+    target_rows: int | None = 0  # None: the target table could not be read (see `problem`)
+    rejected_rows: int = 0
+    source_checksum: str = "0"
+    target_checksum: str | None = "0"
+    buckets: int = 0
+    differing_buckets: int = 0
+    differences: list[Difference] = field(default_factory=list)  # the first LISTED, with columns
+    differences_total: int = 0
+    complete: bool = True  # False: too many rows differ to fetch them all; the total is a lower bound
+    nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
+    all_differences: list[Difference] = field(default_factory=list, repr=False)  # for the cutover
+    problem: str = ""  # why the target side could not be read
+
+    @property
+    def equal(self) -> bool:
+        return self.differing_buckets == 0
+
+
+class _Sides:
+    """The SQL of one table on both sides: key, row form, buckets, in DuckDB and in Postgres."""
+
+    def __init__(self, table: TablePlan, bad_text: str, schema: str, rejected_keys: list[str] | None,
+                 sample: float | None):
+        self.table, self.bad_text, self.schema = table, bad_text, schema
+        self.rejected_keys, self.sample = rejected_keys, sample
+        self.keyed = bool(table.primary_key)
+        read = TableRead(table, bad_text)
+        key_cols = [(i, c) for i, c in enumerate(table.columns) if c.target in table.primary_key] if self.keyed else []
+        self.src_row = canonical.source_row_expr(read)
+        self.src_key = (f" || {canonical.SEPARATOR} || ".join(
+            f"coalesce({canonical.source_expr(c, read.converted[i].value)}, '')" for i, c in key_cols)
+            if self.keyed else self.src_row)
+        self.tgt_row = canonical.target_row_expr(table)
+        self.tgt_key = (sql.SQL(f" || {canonical.SEPARATOR} || ").join(
+            sql.SQL("coalesce({}, '')").format(canonical.target_expr(c)) for _, c in key_cols)
+            if self.keyed else self.tgt_row)
+        self.table_id = sql.Identifier(schema, table.target)
+
+    # --- SQLite, through DuckDB -----------------------------------------------------------------
+
+    def _rejected(self, cursor, read: TableRead) -> str:
+        """The condition for a row the load rejected; sets up its key list on `cursor`."""
+        if self.rejected_keys is None:
+            return read.rejected_filter(True)
+        if not self.rejected_keys:
+            return "FALSE"  # nothing was rejected: a row that would be now shows as missing
+        cursor.execute("CREATE OR REPLACE TEMP TABLE rejected (k VARCHAR)")
+        cursor.executemany("INSERT INTO rejected VALUES (?)", [[k] for k in self.rejected_keys])
+        return "(CAST(s.__key AS VARCHAR) IN (SELECT k FROM rejected))"
+
+    def _in_sample(self, kh: str) -> str:
+        if self.sample is None:
+            return "TRUE"
+        return f"left({kh}, {SAMPLE_DIGITS}) < '{_sample_bound(self.sample)}'"
+
+    def source_buckets(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
+        """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range."""
+        read = TableRead(self.table, self.bad_text, where)
+        rejected = self._rejected(cursor, read)
+        kh = f"md5({self.src_key})"
+        nulls = "".join(f", count_if(s.c{i} IS NULL)" for i in range(len(self.table.columns)))
+        return cursor.execute(
+            f"SELECT left({kh}, {depth}) AS b, count_if(NOT {rejected}), "
+            f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
+            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), count_if({rejected}){nulls} "
+            f"FROM {read.relation()} {_within(kh, within)} GROUP BY 1"
+        ).fetchall()
+
+    def source_rows(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
+        """(key, row hash, SQLite key) of the rows in the buckets `within` (not rejected)."""
+        read = TableRead(self.table, self.bad_text, where)
+        rejected = self._rejected(cursor, read)
+        kh = f"md5({self.src_key})"
+        return cursor.execute(
+            f"SELECT {self.src_key}, md5({self.src_row}), CAST(s.__key AS VARCHAR) FROM {read.relation()} "
+            f"{_within(kh, within)} AND NOT {rejected}"
+        ).fetchall()
+
+    def source_values(self, cursor, keys: list[str]) -> dict[str, tuple]:
+        """Per key: the raw SQLite text of each column, then each column's canonical form."""
+        read = TableRead(self.table, self.bad_text)
+        raw = ", ".join(f"CAST(s.c{i} AS VARCHAR)" for i in range(len(self.table.columns)))
+        forms = ", ".join(canonical.source_expr(c, read.converted[i].value) for i, c in enumerate(self.table.columns))
+        rows = cursor.execute(
+            f"SELECT {self.src_key}, {raw}, {forms} FROM {read.relation()} WHERE list_contains(?, {self.src_key})",
+            [keys]).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    # --- Postgres -------------------------------------------------------------------------------
+
+    def target_buckets(self, conn, depth: int, within: list[str]) -> list[tuple]:
+        kh = sql.SQL("md5({})").format(self.tgt_key)
+        sample = sql.SQL("TRUE") if self.sample is None else sql.SQL("left({}, {}) < {}").format(
+            kh, sql.Literal(SAMPLE_DIGITS), sql.Literal(_sample_bound(self.sample)))
+        nulls = sql.SQL("").join(sql.SQL(", count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c.target))
+                                 for c in self.table.columns)
+        return conn.execute(sql.SQL(
+            "SELECT left({kh}, {d}), count(*), coalesce(sum(CASE WHEN {sample} THEN "
+            "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} GROUP BY 1"
+        ).format(kh=kh, d=sql.Literal(depth), sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
+                 within=_within_pg(kh, within))).fetchall()
+
+    def target_rows(self, conn, depth: int, within: list[str]) -> list[tuple]:
+        kh = sql.SQL("md5({})").format(self.tgt_key)
+        return conn.execute(sql.SQL("SELECT {k}, md5({row}), NULL FROM {t} {within}").format(
+            k=self.tgt_key, row=self.tgt_row, t=self.table_id, within=_within_pg(kh, within))).fetchall()
+
+    def target_values(self, conn, keys: list[str]) -> dict[str, tuple]:
+        raw = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c.target)) for c in self.table.columns)
+        forms = sql.SQL(", ").join(canonical.target_expr(c) for c in self.table.columns)
+        rows = conn.execute(sql.SQL("SELECT {k}, {raw}, {forms} FROM {t} WHERE {k} = ANY(%s)").format(
+            k=self.tgt_key, raw=raw, forms=forms, t=self.table_id), [keys]).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+
+def _sample_bound(fraction: float) -> str:
+    return format(min(16 ** SAMPLE_DIGITS, max(1, round(fraction * 16 ** SAMPLE_DIGITS))), f"0{SAMPLE_DIGITS}x") \
+        if fraction < 1 else "g" * SAMPLE_DIGITS  # "g" sorts after every hex digit: all rows
+
+
+def _within(kh: str, buckets: list[str]) -> str:
+    """DuckDB WHERE clause keeping the rows of `buckets` (all rows when there are none)."""
+    if not buckets:
+        return "WHERE TRUE"
+    listed = ", ".join(f"'{b}'" for b in buckets)  # hex digits only: safe to inline
+    return f"WHERE left({kh}, {len(buckets[0])}) IN ({listed})"
+
+
+def _within_pg(kh: sql.Composable, buckets: list[str]) -> sql.Composable:
+    if not buckets:
+        return sql.SQL("")
+    return sql.SQL("WHERE left({}, {}) = ANY({})").format(kh, sql.Literal(len(buckets[0])), sql.Literal(buckets))
+
+
+def depth_for(rows: int) -> int:
+    """Hex digits of the first split: about a thousand rows per bucket, 16 to 65,536 buckets."""
+    return max(1, min(4, math.ceil(math.log(max(rows, 1) / 1000, 16)) if rows > 1000 else 1))
+
+
+def _ranges(src, table: TablePlan) -> list[str]:
+    from .verify import rowid_ranges
+
+    cursor = src.cursor()
+    try:
+        return rowid_ranges(cursor, table, os.cpu_count() or 1)
+    finally:
+        cursor.close()
+
+
+def _on_source(src, ranges: list[str], work) -> list[tuple]:
+    """`work(cursor, where)` over every rowid range at once, each on its own DuckDB cursor (DuckDB reads
+    one SQLite query on one thread); the rows of all ranges together."""
+    def one(where: str) -> list[tuple]:
+        cursor = src.cursor()
+        canonical.register(cursor)
+        convert.register(cursor)
+        try:
+            return work(cursor, where)
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        return [row for part in pool.map(one, ranges) for row in part]
+
+
+def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
+                    sample: float | None = None, keep_all: bool = False) -> TableDiff:
+    """Compare one table on both sides; `keep_all` keeps every difference found (the cutover's
+    catch-up needs them all), else the first LISTED carry their columns."""
+    sides = _Sides(table, bad_text, schema, rejected_keys, sample)
+    ranges = _ranges(src, table)
+    depth = depth_for(table.rows)
+    diff = TableDiff(buckets=16 ** depth)
+    with ThreadPoolExecutor(1) as side:  # Postgres and DuckDB at the same time
+        on_target = side.submit(sides.target_buckets, conn, depth, [])
+        source = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, [])))
+        try:
+            target = _sum_buckets(on_target.result())
+        except psycopg.Error as exc:
+            diff.problem = one_line(exc, 1)
+            target = None
+    diff.source_rows = sum(v[0] + v[2] for v in source.values())
+    diff.rejected_rows = sum(v[2] for v in source.values())
+    diff.source_checksum = str(sum(v[1] for v in source.values()))
+    if target is None:
+        diff.target_rows, diff.target_checksum = None, None
+        return diff
+    diff.target_rows = sum(v[0] for v in target.values())
+    diff.target_checksum = str(sum(v[1] for v in target.values()))
+    width = len(table.columns)
+    diff.nulls = {c.target: [sum(v[3 + j] for v in source.values()), sum(v[3 + j] for v in target.values())]
+                  for j, c in enumerate(table.columns)} if width else {}
+    differing = _differing(source, target)
+    diff.differing_buckets = len(differing)
+    if not differing:
+        return diff
+    # Split the differing buckets until their rows are few enough to fetch.
+    while depth < MAX_DEPTH and _rows_in(differing, source, target) > FETCH_LIMIT:
+        depth = min(MAX_DEPTH, depth + 2)
+        with ThreadPoolExecutor(1) as side:
+            on_target = side.submit(sides.target_buckets, conn, depth, differing)
+            deeper_src = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, differing)))
+            deeper_tgt = _sum_buckets(on_target.result())
+        differing, source, target = _differing(deeper_src, deeper_tgt), deeper_src, deeper_tgt
+    fetched = []
+    for b in differing:
+        if _rows_in(fetched + [b], source, target) > FETCH_LIMIT and fetched:
+            diff.complete = False
+            break
+        fetched.append(b)
+    with ThreadPoolExecutor(1) as side:
+        on_target = side.submit(sides.target_rows, conn, depth, fetched)
+        src_rows = _on_source(src, ranges, lambda c, w: sides.source_rows(c, w, depth, fetched))
+        tgt_rows = on_target.result()
+    found = _compare(src_rows, tgt_rows, sides.keyed)
+    diff.differences_total = len(found)
+    listed = found if keep_all else found[:LISTED]
+    _describe([d for d in listed[:LISTED] if d.kind == "changed"], src, conn, sides, table)
+    diff.differences = found[:LISTED]
+    diff.all_differences = listed if keep_all else []
+    return diff
+
+
+def _sum_buckets(rows: list[tuple]) -> dict[str, list[int]]:
+    """Bucket -> [rows, hash sum, rejected, NULLs per column...], adding up the rowid ranges' parts."""
+    out: dict[str, list[int]] = {}
+    for b, *values in rows:
+        values = [int(v) for v in values]
+        if b in out:
+            out[b] = [x + y for x, y in zip(out[b], values)]
+        else:
+            out[b] = values
+    return out
+
+
+def _differing(source: dict, target: dict) -> list[str]:
+    empty = [0, 0]
+    return sorted(b for b in set(source) | set(target)
+                  if source.get(b, empty)[:2] != target.get(b, empty)[:2])
+
+
+def _rows_in(buckets: list[str], source: dict, target: dict) -> int:
+    return sum(max(source.get(b, [0])[0], target.get(b, [0])[0]) for b in buckets)
+
+
+def _display_key(key: str) -> str:
+    text = key.replace("\x1f", ", ")
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool) -> list[Difference]:
+    """The differing rows, given (key, row hash, SQLite key) from each side."""
+    out = []
+    if not keyed:  # the key is the row itself: compare as multisets
+        src = Counter(r[0] for r in src_rows)
+        tgt = Counter(r[0] for r in tgt_rows)
+        skey = {r[0]: r[2] for r in src_rows}
+        for key, n in sorted((src - tgt).items()):
+            out += [Difference("missing", _display_key(key), skey.get(key), canonical_key=key) for _ in range(n)]
+        for key, n in sorted((tgt - src).items()):
+            out += [Difference("unexpected", _display_key(key), canonical_key=key) for _ in range(n)]
+        return out
+    src = {r[0]: r for r in src_rows}
+    tgt = {r[0]: r for r in tgt_rows}
+    for key in sorted(set(src) | set(tgt)):
+        s, t = src.get(key), tgt.get(key)
+        if t is None:
+            out.append(Difference("missing", _display_key(key), s[2]))
+        elif s is None:
+            out.append(Difference("unexpected", _display_key(key)))
+        elif s[1] != t[1]:
+            out.append(Difference("changed", _display_key(key), s[2]))
+        if out and not out[-1].canonical_key:
+            out[-1].canonical_key = key
+    return out
+
+
+def _describe(changed: list[Difference], src, conn, sides: _Sides, table: TablePlan) -> None:
+    """Fill in, for changed rows, which columns differ and both values (SQLite's text, Postgres' text)."""
+    if not changed:
+        return
+    keys = [d.canonical_key for d in changed]
+    cursor = src.cursor()
+    canonical.register(cursor)
+    convert.register(cursor)
+    try:
+        source = sides.source_values(cursor, keys)
+    finally:
+        cursor.close()
+    target = sides.target_values(conn, keys)
+    n = len(table.columns)
+    for d in changed:
+        s, t = source.get(d.canonical_key), target.get(d.canonical_key)
+        if s is None or t is None:
+            continue
+        d.columns = [{"column": c.target, "source": s[j], "target": t[j]}
+                     for j, c in enumerate(table.columns) if s[n + j] != t[n + j]]
