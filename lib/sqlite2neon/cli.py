@@ -1,4 +1,4 @@
-"""The command line: `sqlite2neon run`, `sqlite2neon demo`, `sqlite2neon embedded`.
+"""The command line: `sqlite2neon run`, `verify`, `cutover`, `demo`, `embedded`.
 
     $ sqlite2neon run -f params/mental.yaml -p if_exists truncate
     $ sqlite2neon demo
@@ -58,14 +58,42 @@ def run(params_file, pairs) -> None:
 
     Example: sqlite2neon run -f params/mental.yaml -p if_exists truncate
     """
+    _run_notebooks(params_file, pairs)
+
+
+@main.command()
+@parameter_options
+def verify(params_file, pairs) -> None:
+    """Verify an earlier migration again, loading nothing: the verify step alone, with its own run
+    record (runs/<stamp>-<name>-verify). Exits 1 when any row differs.
+
+    Example: sqlite2neon verify -f params/mental.yaml
+    """
+    _run_notebooks(params_file, pairs, ["04_verify"], "verify")
+
+
+@main.command()
+@parameter_options
+def cutover(params_file, pairs) -> None:
+    """Carry over what the app wrote to SQLite since the load (inserts, updates, deletes), verify in
+    full, check the app's API when api_url is set, and print the closing checklist. Exits 1 unless
+    the target ends level with the source.
+
+    Example: sqlite2neon cutover -f params/mental.yaml -p api_url http://localhost:3000
+    """
+    _run_notebooks(params_file, pairs, ["05_cutover"], "cutover")
+
+
+def _run_notebooks(params_file, pairs, notebooks: list[str] | None = None, label: str = "") -> None:
     from .runner import run_notebooks
 
     try:
         params = load_params(params_file, pairs)
     except RunbookError as exc:
         _fail(str(exc))
-    click.echo(f"running the runbook for {params.name!r} on {resolve_path(params.sqlite_path)}")
-    outcome = run_notebooks(params)
+    what = ", ".join(notebooks) if notebooks else "the runbook"
+    click.echo(f"running {what} for {params.name!r} on {resolve_path(params.sqlite_path)}")
+    outcome = run_notebooks(params, notebooks=notebooks, label=label)
     _report(outcome)
     sys.exit(0 if outcome.status == "passed" else EXIT_FAILED)
 

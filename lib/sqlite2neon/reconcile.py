@@ -300,8 +300,12 @@ def _rows_in(buckets: list[str], source: dict, target: dict) -> int:
     return sum(max(source.get(b, [0])[0], target.get(b, [0])[0]) for b in buckets)
 
 
-def _display_key(key: str) -> str:
-    text = key.replace("\x1f", ", ")
+def _display_key(key: str, keyed: bool = True) -> str:
+    """A key for people: its columns joined by ", "; a whole row (no key) as its values, NULL for NULL."""
+    parts = key.split("\x1f")
+    if not keyed:
+        parts = ["NULL" if p == "n" else p[1:] for p in parts]
+    text = ", ".join(parts)
     return text if len(text) <= 300 else text[:300] + "..."
 
 
@@ -313,9 +317,9 @@ def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool) -> list[
         tgt = Counter(r[0] for r in tgt_rows)
         skey = {r[0]: r[2] for r in src_rows}
         for key, n in sorted((src - tgt).items()):
-            out += [Difference("missing", _display_key(key), skey.get(key), canonical_key=key) for _ in range(n)]
+            out += [Difference("missing", _display_key(key, False), skey.get(key), canonical_key=key) for _ in range(n)]
         for key, n in sorted((tgt - src).items()):
-            out += [Difference("unexpected", _display_key(key), canonical_key=key) for _ in range(n)]
+            out += [Difference("unexpected", _display_key(key, False), canonical_key=key) for _ in range(n)]
         return out
     src = {r[0]: r for r in src_rows}
     tgt = {r[0]: r for r in tgt_rows}

@@ -1,0 +1,238 @@
+"""Keyed reconciliation: a migrated target damaged on purpose fails verification naming the table,
+the key and the column; an untouched one shows no false difference, whatever its floats, -0.0, time
+zones and JSON key order."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import psycopg
+import pytest
+
+from conftest import make_sqlite, record_of, run_cli
+from sqlite2neon import load, plan, reconcile, source, verify
+from sqlite2neon.errors import VerificationFailed
+
+
+def migrate(params):
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    result = verify.step(params)
+    assert result.passed, result.to_json()
+    return result
+
+
+@pytest.fixture
+def migrated(demo_db, params_for, pg):
+    """The demo migrated into the test's own database: (params, connection)."""
+    params = params_for(demo_db)
+    migrate(params)
+    return params, pg
+
+
+def _failure(params) -> tuple[verify.VerifyResult, str]:
+    result = verify.step(params)
+    assert not result.passed
+    with pytest.raises(VerificationFailed) as exc:
+        result.raise_for_failure()
+    message = str(exc.value)
+    assert "\n" not in message
+    return result, message
+
+
+def _table(result, name):
+    return next(t for t in result.tables if t.target == name)
+
+
+def test_one_changed_value_is_named_by_table_key_and_column_with_both_values(migrated):
+    params, pg = migrated
+    key, title = pg.execute("SELECT id, title FROM mental_items ORDER BY id LIMIT 1 OFFSET 17").fetchone()
+    pg.execute("UPDATE mental_items SET title = 'tampered' WHERE id = %s", [key])
+
+    result, message = _failure(params)
+
+    items = _table(result, "mental_items")
+    assert items.counts_match and not items.checksum_match
+    assert items.differences_total == 1 and items.complete
+    assert items.differences == [{"kind": "changed", "key": key, "source_key": items.differences[0]["source_key"],
+                                  "columns": [{"column": "title", "source": title, "target": "tampered"}]}]
+    assert _table(result, "item_events").passed
+    assert f"mental_items: 1 row(s) differ: key {key} changed: title (SQLite {title!r}, Postgres 'tampered')" in message
+
+
+def test_one_deleted_row_is_missing_in_the_target(migrated):
+    params, pg = migrated
+    key = pg.execute("SELECT max(id) FROM item_events").fetchone()[0]
+    pg.execute("DELETE FROM item_events WHERE id = %s", [key])
+
+    result, message = _failure(params)
+
+    events = _table(result, "item_events")
+    assert events.source_rows == events.target_rows + 1
+    assert [(d["kind"], d["key"], d["source_key"]) for d in events.differences] == [("missing", str(key), str(key))]
+    assert f"item_events: 1 row(s) differ: key {key} missing" in message
+
+
+def test_one_added_row_is_unexpected_in_the_target(migrated):
+    params, pg = migrated
+    pg.execute("INSERT INTO mental_items (id, kind, title, tags, priority, resolved, created_at, updated_at) "
+               "VALUES ('zz-not-in-sqlite', 'idea', 'extra', '[]', 0, false, now(), now())")
+
+    result, message = _failure(params)
+
+    items = _table(result, "mental_items")
+    assert [(d["kind"], d["key"], d["source_key"]) for d in items.differences] == [
+        ("unexpected", "zz-not-in-sqlite", None)]
+    assert "mental_items: 1 row(s) differ: key zz-not-in-sqlite unexpected" in message
+
+
+def test_a_timestamp_column_shifted_by_a_factor_of_1000_shows_on_every_row(migrated):
+    params, pg = migrated
+    pg.execute("UPDATE item_events SET at = to_timestamp(extract(epoch FROM at) * 1000)")
+    rows = pg.execute("SELECT count(*) FROM item_events").fetchone()[0]
+    first = pg.execute("SELECT min(id) FROM item_events").fetchone()[0]
+
+    result, message = _failure(params)
+
+    events = _table(result, "item_events")
+    assert events.differences_total == rows and events.complete
+    assert len(events.differences) == reconcile.LISTED
+    assert {d["kind"] for d in events.differences} == {"changed"}
+    assert all([c["column"] for c in d["columns"]] == ["at"] for d in events.differences)
+    listed = {d["key"]: d["columns"][0] for d in events.differences}
+    one = listed[str(first)] if str(first) in listed else next(iter(listed.values()))
+    assert one["source"].isdigit() and one["target"].startswith(("5", "4", "6"))  # unix seconds vs year ~50,000
+    assert f"item_events: {rows} row(s) differ: key " in message and "changed: at (SQLite" in message
+
+
+def test_one_json_value_altered_is_named_with_both_values(migrated):
+    params, pg = migrated
+    key, tags = pg.execute("SELECT id, tags::text FROM mental_items WHERE jsonb_array_length(tags) > 0 "
+                           "ORDER BY id LIMIT 1").fetchone()
+    pg.execute("UPDATE mental_items SET tags = tags || '[\"smuggled\"]'::jsonb WHERE id = %s", [key])
+
+    result, message = _failure(params)
+
+    (d,) = _table(result, "mental_items").differences
+    assert (d["kind"], d["key"], [c["column"] for c in d["columns"]]) == ("changed", key, ["tags"])
+    assert json.loads(d["columns"][0]["source"]) == json.loads(tags)
+    assert json.loads(d["columns"][0]["target"]) == json.loads(tags) + ["smuggled"]
+    assert f"key {key} changed: tags" in message
+
+
+def test_differing_buckets_are_split_until_the_rows_are_few(migrated, monkeypatch):
+    """With a tiny fetch limit the differing bucket is split (more hex digits of the key hash)
+    before rows are fetched, and the row is found all the same."""
+    params, pg = migrated
+    monkeypatch.setattr(reconcile, "FETCH_LIMIT", 20)
+    key = pg.execute("SELECT id FROM mental_items ORDER BY id DESC LIMIT 1").fetchone()[0]
+    pg.execute("UPDATE mental_items SET priority = priority + 1 WHERE id = %s", [key])
+
+    items = _table(verify.step(params), "mental_items")
+
+    assert [(d["kind"], d["key"], d["columns"][0]["column"]) for d in items.differences] == [("changed", key, "priority")]
+    assert items.differing_buckets == 1 and items.complete
+
+
+def test_too_many_differences_to_fetch_are_counted_as_a_lower_bound(migrated, monkeypatch):
+    params, pg = migrated
+    monkeypatch.setattr(reconcile, "FETCH_LIMIT", 50)
+    monkeypatch.setattr(reconcile, "MAX_DEPTH", 2)
+    pg.execute("UPDATE mental_items SET priority = priority + 1")
+
+    items = _table(verify.step(params), "mental_items")
+
+    assert not items.passed and not items.complete
+    assert 0 < items.differences_total < 3000
+    assert "+ row(s) differ" in items.describe()
+
+
+def test_rejected_rows_are_accounted_for_not_missing(tmp_path, params_for, pg):
+    db = make_sqlite(tmp_path / "r.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);",
+                     {"t": [(1, 1), (2, "not a number"), (3, 3)]})
+    params = params_for(db, fail_on_rejects=False)
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    check = _table(verify.step(params), "t")
+    assert check.passed and check.rejected_rows == 1 and check.differences_total == 0
+    pg.execute("DELETE FROM t WHERE id = 3")
+    check = _table(verify.step(params), "t")
+    assert [(d["kind"], d["key"]) for d in check.differences] == [("missing", "3")]  # not 2: that one was rejected
+
+
+def test_a_table_without_a_key_is_compared_as_a_multiset_of_rows(tmp_path, params_for, pg):
+    db = make_sqlite(tmp_path / "k.db", "CREATE TABLE log (msg TEXT, n INTEGER);",
+                     {"log": [("a", 1), ("a", 1), ("b", 2)]})
+    params = params_for(db)
+    migrate(params)
+    pg.execute("DELETE FROM log WHERE ctid IN (SELECT ctid FROM log WHERE msg = 'a' LIMIT 1)")
+    pg.execute("INSERT INTO log VALUES ('c', 3)")
+    check = _table(verify.step(params), "log")
+    assert sorted((d["kind"], d["key"]) for d in check.differences) == [("missing", "a, 1"), ("unexpected", "c, 3")]
+
+
+def test_sample_mode_counts_every_row_and_compares_a_share_of_contents(migrated):
+    params, pg = migrated
+    sample = dataclasses.replace(params, verify="sample", sample_fraction=0.25)
+    result = verify.step(sample)
+    assert result.passed and result.mode == "sample" and result.sample_fraction == 0.25
+    pg.execute("DELETE FROM item_events WHERE id = (SELECT max(id) FROM item_events)")
+    events = _table(verify.step(sample), "item_events")
+    assert not events.passed and events.differences_total == 1  # a missing row is caught whatever the sample
+
+
+# --- no false differences -------------------------------------------------------------------------
+
+FLOATS = [0.0, -0.0, 0.1, 1 / 3, 2 / 3, 1e-300, 5e-324, 1e300, 1.7976931348623157e308, 2.0 ** 53 + 1, -2.5e-7,
+          123456789.123456789, math.pi, -math.e, 100.0, 1e16, 1e15 + 0.3]
+TIMES = ["2024-03-10T02:30:00-05:00", "2024-11-03 01:30:00+05:45", "2021-06-30T23:59:59.999999Z",
+         "1999-12-31 23:59:59", "2024-02-29T12:00:00+14:00", "2024-02-29T12:00:00-12:00", "2020-01-01T00:00:00.5+01:00"]
+JSONS = ['{"b": 1, "a": 2}', '{"a":2,"b":1}', '{"z": {"y": [1, 2.50, {"x": null}]}, "a": "é"}',
+         '{"unicode": "\\u00e9\\ud83d\\ude00", "n": 1.0, "big": 12345678901234567890}', '[3, 2, 1]',
+         '{"k": "v", "k2": [true, false, null], "": 0}']
+
+
+def test_no_false_difference_on_floats_zero_signs_time_zones_and_json_key_order(tmp_path, params_for, pg):
+    rows = [(i, FLOATS[i % len(FLOATS)], TIMES[i % len(TIMES)], JSONS[i % len(JSONS)], 1_700_000_000 + i * 7919)
+            for i in range(120)]
+    db = make_sqlite(tmp_path / "clean.db",
+                     "CREATE TABLE m (id INTEGER PRIMARY KEY, x REAL, at DATETIME, doc TEXT, created_at INTEGER);",
+                     {"m": rows})
+    params = params_for(db)
+    migrate(params)
+    # the target's session time zone far from UTC, and a client that asks for another: still equal
+    pg.execute(f'ALTER DATABASE "{pg.info.dbname}" SET TimeZone = \'Pacific/Chatham\'')
+    result = verify.step(params)
+    check = _table(result, "m")
+    assert result.passed and check.differences_total == 0 and check.differing_buckets == 0, result.to_json()
+    types = dict(pg.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'm'"))
+    assert types == {"id": "bigint", "x": "double precision", "at": "timestamp with time zone", "doc": "jsonb",
+                     "created_at": "timestamp with time zone"}
+
+
+@pytest.mark.slow
+def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference(project, demo_db, pg_url):
+    first = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
+    assert first.exit_code == 0, first.stderr
+
+    again = run_cli("verify", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
+    assert again.exit_code == 0, again.stderr
+    record = record_of(again)
+    assert record != record_of(first) and record.name.endswith("-verify")
+    assert sorted(p.name for p in record.glob("*.ipynb")) == ["04_verify.ipynb"]
+    assert json.loads((record / "summary.json").read_text())["status"] == "passed"
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        key = conn.execute("SELECT id FROM mental_items ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE mental_items SET body = 'changed behind our back' WHERE id = %s", [key])
+    damaged = run_cli("verify", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
+    assert damaged.exit_code == 1
+    line = damaged.stderr.splitlines()[0]
+    assert "04_verify failed" in line and f"mental_items: 1 row(s) differ: key {key} changed: body" in line, line
+    summary = json.loads((record_of(damaged) / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert {t["target"]: t["differences"] for t in summary["tables"]} == {"mental_items": 1, "item_events": 0}
