@@ -16,7 +16,11 @@ from sqlite2neon import embedded
 from sqlite2neon.config import Params
 from sqlite2neon.runner import KERNEL_NAME, NOTEBOOKS, ensure_kernel
 
-NOTEBOOK_FILES = [ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("*.ipynb"))  # the runbook, then 05_cutover
+
+
+def test_the_runbook_is_every_notebook_but_the_cutover():
+    assert [p.stem for p in NOTEBOOK_FILES] == NOTEBOOKS + ["05_cutover"]
 
 
 def _parameters_cell(path):

@@ -315,9 +315,11 @@ def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool) -> list[
     if not keyed:  # the key is the row itself: compare as multisets
         src = Counter(r[0] for r in src_rows)
         tgt = Counter(r[0] for r in tgt_rows)
-        skey = {r[0]: r[2] for r in src_rows}
+        skeys = defaultdict(list)  # identical rows: each missing copy gets a rowid of its own
+        for r in src_rows:
+            skeys[r[0]].append(r[2])
         for key, n in sorted((src - tgt).items()):
-            out += [Difference("missing", _display_key(key, False), skey.get(key), canonical_key=key) for _ in range(n)]
+            out += [Difference("missing", _display_key(key, False), skeys[key][i], canonical_key=key) for i in range(n)]
         for key, n in sorted((tgt - src).items()):
             out += [Difference("unexpected", _display_key(key, False), canonical_key=key) for _ in range(n)]
         return out

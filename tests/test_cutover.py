@@ -1,0 +1,170 @@
+"""The cutover: rows the app inserted, changed and deleted in SQLite after the bulk load are carried
+over by key, the final verification passes, the app's API is checked, and the checklist names the
+backup with its SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg
+import pytest
+
+from conftest import make_sqlite, record_of, run_cli
+from sqlite2neon import cutover, load, plan, source, verify
+from sqlite2neon.connect import resolve_target
+
+
+def _write_since_the_load(db) -> dict:
+    """What the app does after the load: 5 new items (with events), 3 changed, 2 deleted."""
+    con = sqlite3.connect(db)
+    with con:
+        ids = [r[0] for r in con.execute("SELECT id FROM mental_items ORDER BY id")]
+        for i in range(5):
+            con.execute("INSERT INTO mental_items (id, kind, title, body, tags, priority, resolved, created_at, "
+                        "updated_at) VALUES (?, 'idea', ?, NULL, ?, 2, 0, ?, ?)",
+                        [f"zz{i}newitem", f"new {i}", json.dumps(["new", i]), 1_760_000_000 + i, 1_760_000_000 + i])
+            con.execute("INSERT INTO item_events (item_id, event, note, at) VALUES (?, 'created', NULL, ?)",
+                        [f"zz{i}newitem", 1_760_000_000 + i])
+        for key in ids[10:13]:
+            con.execute("UPDATE mental_items SET title = title || ' (edited)', tags = '[\"edited\"]', "
+                        "updated_at = updated_at + 60 WHERE id = ?", [key])
+        for key in ids[20:22]:
+            con.execute("DELETE FROM item_events WHERE item_id = ?", [key])
+            con.execute("DELETE FROM mental_items WHERE id = ?", [key])
+    con.close()
+    return {"updated": ids[10:13], "deleted": ids[20:22]}
+
+
+def _app_db(tmp_path, demo_db):
+    db = tmp_path / "app.db"
+    shutil.copy(demo_db, db)
+    return db
+
+
+def test_catch_up_carries_inserts_updates_and_deletes_and_verifies(tmp_path, demo_db, params_for, pg):
+    db = _app_db(tmp_path, demo_db)
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    load.step(params)
+    assert verify.step(params).passed
+    changed = _write_since_the_load(db)
+    assert not verify.step(params).passed  # the target is behind the source now
+
+    caught = cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="cutover-test")
+
+    per_table = {t.table: (t.inserted, t.updated, t.deleted) for t in caught.tables}
+    deleted_events = per_table["item_events"][2]
+    assert per_table["mental_items"] == (5, 3, 2)
+    assert per_table["item_events"][:2] == (5, 0) and deleted_events > 0
+    result = verify.step(params)
+    assert result.passed, result.to_json()
+    assert pg.execute("SELECT count(*) FROM mental_items WHERE title LIKE '%(edited)'").fetchone()[0] == 3
+    assert pg.execute("SELECT count(*) FROM mental_items WHERE id = ANY(%s)", [changed["deleted"]]).fetchone()[0] == 0
+    assert pg.execute("SELECT tags FROM mental_items WHERE id = 'zz3newitem'").fetchone()[0] == ["new", 3]
+    # the app's next event gets a fresh id: the identity sequence moved past the rows carried over
+    pg.execute("INSERT INTO item_events (item_id, event, at) VALUES ('zz0newitem', 'x', now())")
+    again = cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="cutover-test-2")
+    assert {t.table: t.deleted for t in again.tables}["item_events"] == 1 and again.changed_rows == 1
+
+
+def test_catch_up_of_tables_without_rowid_or_without_a_key(tmp_path, params_for, pg):
+    db = make_sqlite(tmp_path / "odd.db", """
+        CREATE TABLE pair (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+        CREATE TABLE log (msg TEXT, n INTEGER);
+    """, {"pair": [("x'1", 1, "one"), ("x'1", 2, "two"), ("y", 1, "three")],
+          "log": [("a", 1), ("a", 1), ("b", 2)]})
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    load.step(params)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE pair SET v = 'ONE' WHERE a = 'x''1' AND b = 1")
+        con.execute("DELETE FROM pair WHERE a = 'y'")
+        con.execute("INSERT INTO pair VALUES ('z', 9, 'new')")
+        con.execute("INSERT INTO log VALUES ('a', 1), ('c', 3)")
+        con.execute("DELETE FROM log WHERE msg = 'b'")
+    con.close()
+
+    caught = cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="odd")
+
+    assert {t.table: (t.inserted, t.updated, t.deleted) for t in caught.tables} == {
+        "pair": (1, 1, 1), "log": (2, 0, 1)}
+    assert verify.step(params).passed
+    assert sorted(pg.execute("SELECT msg, n FROM log").fetchall()) == [("a", 1), ("a", 1), ("a", 1), ("c", 3)]
+
+
+class _App(BaseHTTPRequestHandler):
+    """A stand-in for the app's own API, answering from the target database like the app would."""
+    url = ""
+    hide: set = set()
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/health":
+            body = json.dumps({"status": "ok"})
+        elif self.path == "/api/items":
+            with psycopg.connect(self.url) as conn:
+                items = [{"id": r[0], "title": r[1]} for r in conn.execute("SELECT id, title FROM mental_items")
+                         if r[0] not in self.hide]
+            body = json.dumps({"items": items})
+        else:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def app_api(pg_url):
+    _App.url, _App.hide = pg_url, set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _App
+    server.shutdown()
+
+
+@pytest.mark.slow
+def test_the_cutover_command_levels_the_target_checks_the_api_and_leaves_the_checklist(project, tmp_path, demo_db,
+                                                                                        pg_url, app_api):
+    api_url, app = app_api
+    db = _app_db(tmp_path, demo_db)
+    args = ["-f", "params/demo.yaml", "-p", "sqlite_path", str(db), "-p", "database_url", pg_url]
+    assert run_cli("run", *args).exit_code == 0
+    _write_since_the_load(db)
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+
+    result = run_cli("cutover", *args, "-p", "api_url", api_url)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    record = record_of(result)
+    assert record.name.endswith("-cutover") and sorted(p.name for p in record.glob("*.ipynb")) == ["05_cutover.ipynb"]
+    outcome = json.loads((record / "cutover.json").read_text())
+    assert {t["table"]: (t["inserted"], t["updated"], t["deleted"]) for t in outcome["catch_up"]["tables"]}[
+        "mental_items"] == (5, 3, 2)
+    assert outcome["verified"] is True and [c["status"] for c in outcome["api"]] == ["PASS", "PASS"]
+    checklist = (record / "checklist.md").read_text()
+    assert digest in checklist and str(db) in checklist and "MENTAL_USE_REMOTE=true" in checklist
+    assert "roll back" in checklist
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest  # the cutover only read the source
+    assert json.loads((record / "summary.json").read_text())["status"] == "passed"
+    html = (record / "05_cutover.html").read_text()
+    assert "row(s) carried over" in html and digest in html
+
+    app.hide = {"zz1newitem"}  # an app still reading its old store would not list the new items
+    stale = run_cli("cutover", *args, "-p", "api_url", api_url)
+    assert stale.exit_code == 1
+    line = stale.stderr.splitlines()[0]
+    assert "05_cutover failed" in line and "API items" in line and "zz1newitem" in line, line
