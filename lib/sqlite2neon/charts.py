@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+import matplotlib
+
+if not os.environ.get("MPLBACKEND"):  # outside a notebook (ipykernel sets it): draw to files, open no window
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 
 def _save(fig, run_dir: Path | None, name: str):
@@ -34,17 +40,40 @@ def source_rows(profile, run_dir: Path | None = None):
 
 def rows_per_table(result, run_dir: Path | None = None):
     """Rows per table, source beside target."""
-    names = [t.target for t in result.tables]
+    fig = _source_beside_target([t.target for t in result.tables], [t.source_rows for t in result.tables],
+                                [t.target_rows or 0 for t in result.tables], "rows", "Rows per table: source beside target")
+    return _save(fig, run_dir, "rows_per_table")
+
+
+def null_rates(result, run_dir: Path | None = None):
+    """Each column's share of NULLs, source beside target: a conversion that loses values shows as a
+    longer target bar. `result` is a VerifyResult or verify.json as loaded; None when no table has `nulls`."""
+    tables = result["tables"] if isinstance(result, dict) else [vars(t) for t in result.tables]
+    names, source, target = [], [], []
+    for t in tables:
+        for column, (source_nulls, target_nulls) in (t.get("nulls") or {}).items():
+            names.append(f"{t['target']}.{column}")
+            source.append(source_nulls / t["source_rows"] if t["source_rows"] else 0.0)
+            target.append(target_nulls / t["target_rows"] if t.get("target_rows") else 0.0)
+    if not names:
+        return None
+    fig = _source_beside_target(names, source, target, "share of rows that are NULL", "NULLs per column: source beside target")
+    fig.axes[0].set_xlim(0, 1)
+    fig.axes[0].xaxis.set_major_formatter(PercentFormatter(1.0))
+    return _save(fig, run_dir, "null_rates")
+
+
+def _source_beside_target(names: list[str], source: list[float], target: list[float], xlabel: str, title: str):
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(names)))
     ys = range(len(names))
-    ax.barh([y - 0.2 for y in ys], [t.source_rows for t in result.tables], height=0.4, label="SQLite source", color="#4c72b0")
-    ax.barh([y + 0.2 for y in ys], [t.target_rows or 0 for t in result.tables], height=0.4, label="Postgres target", color="#55a868")
+    ax.barh([y - 0.2 for y in ys], source, height=0.4, label="SQLite source", color="#4c72b0")
+    ax.barh([y + 0.2 for y in ys], target, height=0.4, label="Postgres target", color="#55a868")
     ax.set_yticks(list(ys), names)
     ax.invert_yaxis()
-    ax.set_xlabel("rows")
-    ax.set_title("Rows per table: source beside target")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     ax.legend(loc="lower right")
-    return _save(fig, run_dir, "rows_per_table")
+    return fig
 
 
 def timestamp_distributions(histograms, run_dir: Path | None = None):

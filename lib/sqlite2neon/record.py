@@ -3,7 +3,7 @@ their HTML and `summary.json`. Each step reads what the one before wrote here.
 
     runs/20261124T101500Z-demo/
         params.json  preflight.json  profile.json  plan.json  plan.sql  load.json  verify.json
-        00_preflight.ipynb  00_preflight.html  ...  summary.json
+        00_preflight.ipynb  00_preflight.html  ...  summary.json  report.html
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def write_summary(run_dir: Path, *, status: str, steps: list[dict], tables: list
         "error": error,
         "steps": steps,
         "tables": tables,
+        "report": "report.html",
     }
     return write(run_dir, "summary.json", json.dumps(summary, indent=2))
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import record
+from . import record, report
 from .config import Params, project_root, redact_url
 from .connect import password_of
 
@@ -109,6 +109,8 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
         run_dir, status=outcome.status, steps=outcome.steps, tables=tables, params=params,
         error=outcome.error, target=_target_display(run_dir, params),
     )
+    report.write_report(run_dir)
+    report.write_index(run_dir.parent)
     return outcome
 
 
