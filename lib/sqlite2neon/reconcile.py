@@ -151,11 +151,15 @@ class _Sides:
             kh, sql.Literal(SAMPLE_DIGITS), sql.Literal(_sample_bound(self.sample)))
         nulls = sql.SQL("").join(sql.SQL(", count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c.target))
                                  for c in self.table.columns)
-        return conn.execute(sql.SQL(
-            "SELECT left({kh}, {d}), count(*), coalesce(sum(CASE WHEN {sample} THEN "
-            "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} GROUP BY 1"
-        ).format(kh=kh, d=sql.Literal(depth), sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
-                 within=_within_pg(kh, within))).fetchall()
+        with conn.transaction():
+            # Postgres cannot estimate how few buckets there are and would sort every row (to disk) to
+            # group them; hashing keeps one small entry per bucket
+            conn.execute("SET LOCAL enable_sort = off")
+            return conn.execute(sql.SQL(
+                "SELECT left({kh}, {d}), count(*), coalesce(sum(CASE WHEN {sample} THEN "
+                "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} GROUP BY 1"
+            ).format(kh=kh, d=sql.Literal(depth), sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
+                     within=_within_pg(kh, within))).fetchall()
 
     def target_rows(self, conn, depth: int, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)

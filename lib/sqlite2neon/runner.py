@@ -59,12 +59,15 @@ def notebook_parameters(params: Params) -> dict:
     return values
 
 
-def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None) -> Outcome:
+def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None,
+                  label: str = "") -> Outcome:
+    """Run `notebooks` (default: the whole runbook) into a new run directory named after the run and
+    `label` (e.g. `verify` for a verification on its own), stopping at the first that fails."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     root = root or project_root()
-    run_dir = record.new_run_dir(params.name, root)
+    run_dir = record.new_run_dir(f"{params.name}-{label}" if label else params.name, root)
     params.run_dir = str(run_dir)
     record.write_params(run_dir, params)
     kernel = ensure_kernel()
