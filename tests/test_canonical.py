@@ -57,3 +57,24 @@ def test_jsonb_text_is_stable(pg):
     once = jsonb_text(text)
     assert jsonb_text(once) == once
     assert pg.execute("SELECT %s::jsonb::text", [once]).fetchone()[0] == once
+
+
+def test_jsonb_texts_over_vectors_equals_the_value_by_value_rendering(monkeypatch):
+    """The vector form keeps recent renderings between calls; whatever it keeps, each value comes out
+    as `jsonb_text` renders it alone, NULL as NULL."""
+    import pyarrow as pa
+
+    from sqlite2neon import canonical
+
+    monkeypatch.setattr(canonical, "RECENT_JSON", 6)  # small, so the kept values are dropped and refilled
+    monkeypatch.setattr(canonical, "_recent", None)
+    docs = ['{"b":1,"a":[1,2]}', '["x"]', None, '{"a": 1.50}', "not json", '["y", "z"]', '[]']
+    vectors = [
+        [docs[i % len(docs)] for i in range(40)],  # repeats: kept
+        [f'{{"n": {i}}}' for i in range(30)] + [None],  # mostly new: rendered, not kept
+        list(reversed(docs)) * 3,
+        ['{"k": %d}' % i for i in range(8)] * 4,  # more distinct values than are kept
+    ]
+    for values in vectors:
+        got = canonical._jsonb_texts(pa.array(values, type=pa.string())).to_pylist()
+        assert got == [canonical.jsonb_text(v) for v in values]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from decimal import Decimal
 
 from psycopg import sql
@@ -160,10 +161,39 @@ _quote = json.encoder.encode_basestring
 
 
 def _jsonb_texts(values):
-    """`jsonb_text` over an Arrow array: DuckDB calls it once per vector, not once per value."""
+    """`jsonb_text` over an Arrow array: DuckDB calls it once per vector. App JSON repeats itself
+    (the same few tag lists), so the values seen recently and their renderings are kept as Arrow
+    arrays, and Python renders only the values not among them."""
+    global _recent
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw, out = _recent or _empty_recent()
+    where = pc.index_in(values, value_set=raw)
+    new = values.filter(pc.and_(pc.is_null(where), pc.is_valid(values)))
+    if len(new) == 0:
+        return pc.take(out, where)
+    new = pc.unique(new)
+    rendered = pa.array([jsonb_text(v) for v in new.to_pylist()], type=pa.string())
+    if len(new) * 2 > len(values):  # mostly unseen values: keeping them would not pay
+        return pc.take(pa.concat_arrays([out, rendered]), pc.index_in(values, value_set=pa.concat_arrays([raw, new])))
+    with _recent_lock:  # threads verifying rowid ranges share it
+        raw, out = _recent or _empty_recent()
+        if len(raw) + len(new) > RECENT_JSON:
+            raw, out = _empty_recent()
+        _recent = raw, out = pa.concat_arrays([raw, new]), pa.concat_arrays([out, rendered])
+    return pc.take(out, pc.index_in(values, value_set=raw))
+
+
+RECENT_JSON = 8192  # distinct JSON values kept between vectors
+_recent_lock = threading.Lock()
+_recent: tuple | None = None  # (raw JSON texts, their renderings), replaced whole, never changed in place
+
+
+def _empty_recent() -> tuple:
     import pyarrow as pa
 
-    return pa.array([jsonb_text(v) for v in values.to_pylist()], type=pa.string())
+    return pa.array([], type=pa.string()), pa.array([], type=pa.string())
 
 
 def register(con) -> None:

@@ -1,8 +1,9 @@
 """Keyed reconciliation of one table, SQLite against Postgres: which rows differ, and how.
 
 Each row has a key (its primary key in canonical form; the whole row for a table without one) and a
-row hash (MD5 of the row's canonical form, `canonical.py`). Rows fall into buckets by the first hex
-digits of the MD5 of their key, the same bucket on both sides whatever the key's type (integers,
+row hash (MD5 of the row's canonical form, `canonical.py`). Both sides first compute the row count
+and the sum of the row hashes' first 60 bits over the whole table; only when those differ, rows fall
+into buckets by the first hex digits of the MD5 of their key, the same bucket on both sides whatever the key's type (integers,
 cuid2 text, composite keys). Per bucket both sides compute, where the data lives, a row count and the
 sum of the row hashes' first 60 bits. Buckets that differ are split further (more hex digits) until
 their rows are few enough to fetch as (key, row hash) pairs, and those are compared: a key only in
@@ -116,11 +117,12 @@ class _Sides:
         rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
         nulls = "".join(f", count_if(s.c{i} IS NULL)" for i in range(len(self.table.columns)))
+        bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
         return cursor.execute(
-            f"SELECT left({kh}, {depth}) AS b, count_if(NOT {rejected}), "
+            f"SELECT {bucket} AS b, count_if(NOT {rejected}), "
             f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
             f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), count_if({rejected}){nulls} "
-            f"FROM {read.relation()} {_within(kh, within)} GROUP BY 1"
+            f"FROM {read.relation()} {_within(kh, within)} {group}"
         ).fetchall()
 
     def source_rows(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
@@ -149,17 +151,22 @@ class _Sides:
         kh = sql.SQL("md5({})").format(self.tgt_key)
         sample = sql.SQL("TRUE") if self.sample is None else sql.SQL("left({}, {}) < {}").format(
             kh, sql.Literal(SAMPLE_DIGITS), sql.Literal(_sample_bound(self.sample)))
-        nulls = sql.SQL("").join(sql.SQL(", count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c.target))
-                                 for c in self.table.columns)
+        # a NOT NULL column has none to count (each count in a grouped query costs Postgres time)
+        nulls = sql.SQL("").join(
+            sql.SQL(", count(*) - count({})").format(sql.Identifier(c.target)) if c.nullable else sql.SQL(", 0")
+            for c in self.table.columns)
         with conn.transaction():
-            # Postgres cannot estimate how few buckets there are and would sort every row (to disk) to
-            # group them; hashing keeps one small entry per bucket
+            # Postgres cannot estimate how few buckets there are: it would sort every row (to disk) to
+            # group them, on one core. Hashing keeps one small entry per bucket, in every worker.
             conn.execute("SET LOCAL enable_sort = off")
+            conn.execute("SET LOCAL parallel_setup_cost = 0")
+            conn.execute("SET LOCAL parallel_tuple_cost = 0")
+            bucket = sql.SQL("left({}, {})").format(kh, sql.Literal(depth)) if depth else sql.SQL("''")
             return conn.execute(sql.SQL(
-                "SELECT left({kh}, {d}), count(*), coalesce(sum(CASE WHEN {sample} THEN "
-                "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} GROUP BY 1"
-            ).format(kh=kh, d=sql.Literal(depth), sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
-                     within=_within_pg(kh, within))).fetchall()
+                "SELECT {b}, count(*), coalesce(sum(CASE WHEN {sample} THEN "
+                "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} {group}"
+            ).format(b=bucket, sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
+                     within=_within_pg(kh, within), group=sql.SQL("GROUP BY 1" if depth else ""))).fetchall()
 
     def target_rows(self, conn, depth: int, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)
@@ -230,16 +237,11 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     catch-up needs them all), else the first LISTED carry their columns."""
     sides = _Sides(table, bad_text, schema, rejected_keys, sample)
     ranges = _ranges(src, table)
-    depth = depth_for(table.rows)
-    diff = TableDiff(buckets=16 ** depth)
-    with ThreadPoolExecutor(1) as side:  # Postgres and DuckDB at the same time
-        on_target = side.submit(sides.target_buckets, conn, depth, [])
-        source = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, [])))
-        try:
-            target = _sum_buckets(on_target.result())
-        except psycopg.Error as exc:
-            diff.problem = one_line(exc, 1)
-            target = None
+    diff = TableDiff(buckets=1)
+    # First the whole table as one bucket: when it matches, as it should, that is all it costs.
+    source, target = _level(src, conn, sides, ranges, 0, [])
+    if isinstance(target, psycopg.Error):
+        diff.problem, target = one_line(target, 1), None
     diff.source_rows = sum(v[0] + v[2] for v in source.values())
     diff.rejected_rows = sum(v[2] for v in source.values())
     diff.source_checksum = str(sum(v[1] for v in source.values()))
@@ -251,18 +253,18 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     width = len(table.columns)
     diff.nulls = {c.target: [sum(v[3 + j] for v in source.values()), sum(v[3 + j] for v in target.values())]
                   for j, c in enumerate(table.columns)} if width else {}
+    if not _differing(source, target):
+        return diff
+    depth = depth_for(table.rows)
+    diff.buckets = 16 ** depth
+    source, target = _level(src, conn, sides, ranges, depth, [], strict=True)
     differing = _differing(source, target)
     diff.differing_buckets = len(differing)
-    if not differing:
-        return diff
     # Split the differing buckets until their rows are few enough to fetch.
     while depth < MAX_DEPTH and _rows_in(differing, source, target) > FETCH_LIMIT:
         depth = min(MAX_DEPTH, depth + 2)
-        with ThreadPoolExecutor(1) as side:
-            on_target = side.submit(sides.target_buckets, conn, depth, differing)
-            deeper_src = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, differing)))
-            deeper_tgt = _sum_buckets(on_target.result())
-        differing, source, target = _differing(deeper_src, deeper_tgt), deeper_src, deeper_tgt
+        source, target = _level(src, conn, sides, ranges, depth, differing, strict=True)
+        differing = _differing(source, target)
     fetched = []
     for b in differing:
         if _rows_in(fetched + [b], source, target) > FETCH_LIMIT and fetched:
@@ -280,6 +282,21 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     diff.differences = found[:LISTED]
     diff.all_differences = listed if keep_all else []
     return diff
+
+
+def _level(src, conn, sides: _Sides, ranges: list[str], depth: int, within: list[str], strict: bool = False):
+    """Per bucket of `depth` hex digits (inside the buckets `within`), both sides at once:
+    (source, target), each bucket -> [rows, hash sum, rejected, NULLs per column...]. The target
+    is the error instead when it cannot be read, unless `strict`."""
+    with ThreadPoolExecutor(1) as side:
+        on_target = side.submit(sides.target_buckets, conn, depth, within)
+        source = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, within)))
+        try:
+            return source, _sum_buckets(on_target.result())
+        except psycopg.Error as exc:
+            if strict:
+                raise
+            return source, exc
 
 
 def _sum_buckets(rows: list[tuple]) -> dict[str, list[int]]:
