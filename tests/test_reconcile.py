@@ -225,6 +225,13 @@ def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference
     assert record != record_of(first) and record.name.endswith("-verify")
     assert sorted(p.name for p in record.glob("*.ipynb")) == ["04_verify.ipynb"]
     assert json.loads((record / "summary.json").read_text())["status"] == "passed"
+    # the executed notebook keeps the parameters it ran with (papermill's injected cell), no password
+    import nbformat
+
+    executed = nbformat.read(record / "04_verify.ipynb", as_version=4)
+    injected = [c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and f"sqlite_path = {str(demo_db)!r}" in injected[0].replace('"', "'")
+    assert f"run_dir = {str(record)!r}" in injected[0].replace('"', "'")
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
         key = conn.execute("SELECT id FROM mental_items ORDER BY id LIMIT 1").fetchone()[0]
