@@ -69,6 +69,7 @@ th { background: #f4f5f8; } td.n { text-align: right; font-variant-numeric: tabu
 .null { color: #737a88; font-style: italic; } .missing { color: #5b6270; font-style: italic; }
 figure { margin: 1em 0 2em; } figcaption { color: #5b6270; margin-bottom: .3em; }
 img.chart { max-width: 100%; border: 1px solid #e4e7ec; }
+pre.checklist { white-space: pre-wrap; background: #f7f8fa; border: 1px solid #e4e7ec; padding: .8em 1em; }
 """
 
 
@@ -84,6 +85,7 @@ def write_report(run_dir: Path) -> Path:
     charts = _chart_files(run_dir, verify)
     body = "".join([
         _verdict(run_dir, summary, found["params.json"], verify, absent),
+        _cutover(run_dir),
         _tables(summary, verify, absent),
         _charts(charts),
         _rejects(run_dir / "rejects.csv", absent),
@@ -311,6 +313,28 @@ def _timings(summary: dict | None, load: dict | None, verify: dict | None, absen
         out.append(f"<p>The whole load took {_seconds(load.get('seconds'))} s.</p>")
     if verify is not None:
         out.append(f"<p>Verification took {_seconds(verify.get('seconds'))} s.</p>")
+    return "".join(out)
+
+
+def _cutover(run_dir: Path) -> str:
+    """A cutover run's catch-up, API checks and closing checklist (nothing for other runs)."""
+    outcome, why = _load(run_dir / "cutover.json")
+    if outcome is None:
+        return "" if why == "missing" else f'<h2>Cutover</h2><p class="missing">cutover.json is {_e(why)}.</p>'
+    tables = (outcome.get("catch_up") or {}).get("tables") or []
+    rows = [[t.get("table"), _n(t.get("inserted")), _n(t.get("updated")), _n(t.get("deleted")), _n(t.get("rejected"))]
+            for t in tables]
+    out = ["<h2>Cutover</h2>", "<h3>Rows carried over since the load</h3>",
+           _table(["table", "inserted", "updated", "deleted", "rejected"], rows, numeric={1, 2, 3, 4})]
+    api = outcome.get("api") or []
+    out.append("<h3>The app's API</h3>")
+    out.append(_table(["check", "status", "detail"],
+                      [[_e(c.get("name")), f'<span class="{_e(c.get("status"))}">{_e(c.get("status"))}</span>',
+                        _e(c.get("detail"))] for c in api], raw=True)
+               if api else '<p class="missing">api_url was not set: not checked.</p>')
+    checklist = run_dir / "checklist.md"
+    if checklist.exists():
+        out.append(f"<h3>Closing checklist</h3><pre class=checklist>{_e(checklist.read_text())}</pre>")
     return "".join(out)
 
 
