@@ -254,3 +254,16 @@ def test_redacted_params_hold_no_password(url):
     redacted = params.redacted()
     assert "hunter2-secret" not in repr(redacted)
     assert params.database_url == url  # the parameters themselves keep the URL
+
+
+def test_a_yaml_boolean_given_to_a_text_parameter_reads_as_written():
+    assert Params.from_mapping({"app_switch_value": True}).app_switch_value == "true"
+    assert Params.from_mapping({"app_switch_value": "1"}).app_switch_value == "1"
+
+
+def test_sample_fraction_and_verify_are_checked():
+    assert Params.from_mapping({"verify": "sample", "sample_fraction": "0.25"}).sample_fraction == 0.25
+    for bad in ({"verify": "some"}, {"sample_fraction": 0}, {"sample_fraction": 1.5}, {"sample_fraction": "a lot"},
+                {"api_url": "ftp://x"}):
+        with pytest.raises(ConfigError):
+            Params.from_mapping(bad)

@@ -62,7 +62,8 @@ class Params:
     api_url: str = ""
     api_items_path: str = "/api/items"
     api_items_table: str = "mental_items"
-    app_switch: str = "MENTAL_USE_REMOTE=true"
+    app_switch: str = "MENTAL_USE_REMOTE"
+    app_switch_value: str = "true"
     embedded_dir: str = ".sqlite2neon/postgres"
     run_dir: str = ""
 
@@ -199,6 +200,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return value
     if value is None:
         return ""
+    if isinstance(value, bool):  # YAML's true, as an environment value is written
+        return "true" if value else "false"
     return str(value)
 
 

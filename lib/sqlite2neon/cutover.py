@@ -265,7 +265,7 @@ def checklist(params: Params, source_path: Path, target: Target, passed: bool) -
     files = [source_path] + [p for p in (Path(f"{source_path}-wal"),) if p.exists()]
     backups = "\n".join(f"   - `{p}`: {p.stat().st_size:,} bytes, SHA-256 `{sha256_of(p)}`" for p in files)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    switch_key = params.app_switch.split("=", 1)[0]
+    switch = f"{params.app_switch}={params.app_switch_value}"
     state = "level with the SQLite file and verified" if passed else "NOT level with the SQLite file: do not switch"
     return f"""## Closing checklist ({now})
 
@@ -273,11 +273,11 @@ The target ({target.display}) is {state}.
 
 1. Keep the app stopped, or at least not writing, until the switch: writes to SQLite after this
    catch-up are not in Postgres (run `sqlite2neon cutover` again to carry them over).
-2. Switch the app: set `{params.app_switch}` in its environment (for example its `.env`) and restart it.
+2. Switch the app: set `{switch}` in its environment (for example its `.env`) and restart it.
 3. Keep the SQLite backup untouched; the runbook only ever read it:
 {backups}
    Check it later with `sha256sum {source_path}`.
-4. To roll back: set `{switch_key}` back to its old value (or remove it) and restart the app; it reads
+4. To roll back: set `{params.app_switch}` back to its old value (or remove it) and restart the app; it reads
    the SQLite file above again. Rows written to Postgres after the switch are not in that file: find
    them by their timestamps (after {now}) before rolling back.
 """
