@@ -38,6 +38,7 @@ from .source import sqlite_ident
 FETCH_LIMIT = 20_000  # rows of differing buckets fetched as (key, hash) pairs before splitting further
 LISTED = 100  # differences listed in the record per table (all are counted)
 MAX_DEPTH = 8  # hex digits of the key's MD5: 16^8 buckets at most
+SPLIT_AT_MOST = 256  # differing buckets split further; with more, many rows differ: list the first ones
 SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 16^4
 
 
@@ -68,10 +69,6 @@ class TableDiff:
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
     all_differences: list[Difference] = field(default_factory=list, repr=False)  # for the cutover
     problem: str = ""  # why the target side could not be read
-
-    @property
-    def equal(self) -> bool:
-        return self.differing_buckets == 0
 
 
 class _Sides:
@@ -125,7 +122,7 @@ class _Sides:
             f"FROM {read.relation()} {_within(kh, within)} {group}"
         ).fetchall()
 
-    def source_rows(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
+    def source_rows(self, cursor, where: str, within: list[str]) -> list[tuple]:
         """(key, row hash, SQLite key) of the rows in the buckets `within` (not rejected)."""
         read = TableRead(self.table, self.bad_text, where)
         rejected = self._rejected(cursor, read)
@@ -168,7 +165,7 @@ class _Sides:
             ).format(b=bucket, sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
                      within=_within_pg(kh, within), group=sql.SQL("GROUP BY 1" if depth else ""))).fetchall()
 
-    def target_rows(self, conn, depth: int, within: list[str]) -> list[tuple]:
+    def target_rows(self, conn, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)
         return conn.execute(sql.SQL("SELECT {k}, md5({row}), NULL FROM {t} {within}").format(
             k=self.tgt_key, row=self.tgt_row, t=self.table_id, within=_within_pg(kh, within))).fetchall()
@@ -260,8 +257,9 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     source, target = _level(src, conn, sides, ranges, depth, [], strict=True)
     differing = _differing(source, target)
     diff.differing_buckets = len(differing)
-    # Split the differing buckets until their rows are few enough to fetch.
-    while depth < MAX_DEPTH and _rows_in(differing, source, target) > FETCH_LIMIT:
+    # Split the differing buckets until their rows are few enough to fetch (when few buckets differ;
+    # when many do, so do many rows, and the first buckets' rows are fetched as they are).
+    while depth < MAX_DEPTH and len(differing) <= SPLIT_AT_MOST and _rows_in(differing, source, target) > FETCH_LIMIT:
         depth = min(MAX_DEPTH, depth + 2)
         source, target = _level(src, conn, sides, ranges, depth, differing, strict=True)
         differing = _differing(source, target)
@@ -272,8 +270,8 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
             break
         fetched.append(b)
     with ThreadPoolExecutor(1) as side:
-        on_target = side.submit(sides.target_rows, conn, depth, fetched)
-        src_rows = _on_source(src, ranges, lambda c, w: sides.source_rows(c, w, depth, fetched))
+        on_target = side.submit(sides.target_rows, conn, fetched)
+        src_rows = _on_source(src, ranges, lambda c, w: sides.source_rows(c, w, fetched))
         tgt_rows = on_target.result()
     found = _compare(src_rows, tgt_rows, sides.keyed)
     diff.differences_total = len(found)
