@@ -4,6 +4,7 @@ backup with its SHA-256."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -103,8 +104,10 @@ class _App(BaseHTTPRequestHandler):
     """A stand-in for the app's own API, answering from the target database like the app would."""
     url = ""
     hide: set = set()
+    auth = None  # the last request's Authorization header
 
     def do_GET(self):  # noqa: N802 (http.server's name)
+        self.__class__.auth = self.headers.get("Authorization")
         if self.path == "/health":
             body = json.dumps({"status": "ok"})
         elif self.path == "/api/items":
@@ -146,10 +149,14 @@ def test_the_cutover_command_levels_the_target_checks_the_api_and_leaves_the_che
     _write_since_the_load(db)
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
 
-    result = run_cli("cutover", *args, "-p", "api_url", api_url)
+    with_password = api_url.replace("http://", "http://app:api-secret-91@")  # the stand-in ignores it
+    result = run_cli("cutover", *args, "-p", "api_url", with_password)
 
     assert result.exit_code == 0, result.stdout + result.stderr
     record = record_of(result)
+    for path in record.rglob("*"):  # no file of the record holds the API's password
+        assert not path.is_file() or b"api-secret-91" not in path.read_bytes(), path
+    assert app.auth == "Basic " + base64.b64encode(b"app:api-secret-91").decode()  # sent as basic auth
     assert record.name.endswith("-cutover") and sorted(p.name for p in record.glob("*.ipynb")) == ["05_cutover.ipynb"]
     outcome = json.loads((record / "cutover.json").read_text())
     assert {t["table"]: (t["inserted"], t["updated"], t["deleted"]) for t in outcome["catch_up"]["tables"]}[

@@ -127,7 +127,7 @@ class Params:
             raise ConfigError("workers must be at least 1")
         if not 0 < self.sample_fraction <= 1:
             raise ConfigError(f"sample_fraction must be more than 0 and at most 1, not {self.sample_fraction!r}")
-        if self.api_url and not re.match(r"https?://", self.api_url):
+        if self.api_url and not re.match(r"https?://|env:", self.api_url):
             raise ConfigError(f"api_url must start with http:// or https://, not {redact_url(self.api_url)!r}")
         if self.connect_retries < 0 or self.connect_timeout < 1:
             raise ConfigError("connect_retries must be >= 0 and connect_timeout >= 1")

@@ -61,7 +61,7 @@ def load_env(params: Params) -> dict[str, str]:
     return values
 
 
-def _deref(value: str) -> str:
+def deref(value: str) -> str:
     """`env:NAME` stands for the URL in environment variable NAME (how the CLI hands a URL with a
     password to a notebook without writing it into the notebook)."""
     if value.startswith("env:"):
@@ -74,7 +74,7 @@ def _deref(value: str) -> str:
 
 def resolve_target(params: Params) -> Target:
     env = load_env(params)
-    database_url = _deref(params.database_url)
+    database_url = deref(params.database_url)
     if database_url:
         url, source = database_url, "parameter"
     elif env.get("DATABASE_URL"):
@@ -85,7 +85,7 @@ def resolve_target(params: Params) -> Target:
         url = ensure_running(resolve_path(params.embedded_dir))
         return Target("embedded", url, url, "same", "embedded")
     check_url(url)
-    explicit_direct = _deref(params.database_url_direct) or (env.get("DATABASE_URL_DIRECT") if source != "parameter" else "")
+    explicit_direct = deref(params.database_url_direct) or (env.get("DATABASE_URL_DIRECT") if source != "parameter" else "")
     if explicit_direct:
         check_url(explicit_direct)
         direct, direct_source = explicit_direct, "DATABASE_URL_DIRECT"

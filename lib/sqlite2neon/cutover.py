@@ -29,7 +29,7 @@ from psycopg import sql
 
 from . import convert, load
 from .config import Params, redact_url
-from .connect import Target, connect, scrub
+from .connect import Target, connect, deref, scrub
 from .errors import RunbookError, TargetError, one_line
 from .plan import Plan, TablePlan
 from .reconcile import Difference, reconcile_table
@@ -206,7 +206,7 @@ def check_api(params: Params, target: Target, schema: str) -> list[ApiCheck]:
     for id. Nothing when `api_url` is empty."""
     if not params.api_url:
         return []
-    base = params.api_url.rstrip("/")
+    base = deref(params.api_url).rstrip("/")  # a URL with a password reaches the notebook as env:NAME
     shown = redact_url(base)
     checks = []
     try:
@@ -242,7 +242,17 @@ def check_api(params: Params, target: Target, schema: str) -> list[ApiCheck]:
 
 
 def _get(url: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "sqlite2neon"})
+    """(status, body) of a GET; a user and password in the URL go as HTTP basic authentication."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    headers = {"Accept": "application/json", "User-Agent": "sqlite2neon"}
+    parts = urlsplit(url)
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read(10_000_000).decode(errors="replace")

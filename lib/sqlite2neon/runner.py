@@ -21,7 +21,8 @@ from .connect import password_of
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
 KERNEL_NAME = "sqlite2neon"
 # URLs with a password reach the kernel through these variables, never through the notebook.
-SECRET_ENV = {"database_url": "SQLITE2NEON_DATABASE_URL", "database_url_direct": "SQLITE2NEON_DATABASE_URL_DIRECT"}
+SECRET_ENV = {"database_url": "SQLITE2NEON_DATABASE_URL", "database_url_direct": "SQLITE2NEON_DATABASE_URL_DIRECT",
+              "api_url": "SQLITE2NEON_API_URL"}
 
 
 @dataclass
