@@ -63,9 +63,7 @@ class TableRead:
                 )
             if self._mixed(c):
                 cols.append(f"typeof({q}) AS t{i}")
-        key = "rowid" if self.table.has_rowid else (
-            " || ',' || ".join(f"quote({sqlite_ident(k)})" for k in self._source_pk()) or "NULL")
-        cols.append(f"{key} AS __key")
+        cols.append(f"{source_key(self.table)} AS __key")
         where = f" WHERE {self.where}" if self.where else ""
         inner = f"SELECT {', '.join(cols)} FROM {sqlite_ident(self.table.source)}{where}"
         rel = f"sqlite_query('src', {sql_string(inner)}) AS s"
@@ -112,9 +110,6 @@ class TableRead:
             if c.source == source_column:
                 return i
         raise KeyError(source_column)
-
-    def _source_pk(self) -> list[str]:
-        return [c.source for c in self.table.columns if c.target in self.table.primary_key]
 
     @staticmethod
     def _mixed(c: ColumnPlan) -> bool:
@@ -252,6 +247,15 @@ class TableRead:
 
 _KNOWN = {"text", "bigint", "integer", "smallint", "double precision", "real", "numeric", "boolean",
           "timestamptz", "timestamp", "date", "jsonb", "json", "bytea", "uuid"}
+
+
+def source_key(table: TablePlan) -> str:
+    """SQLite SQL for a row's key as the load records it (`__key`): the rowid, or for a table without
+    one its primary key columns, each `quote()`d, joined by commas."""
+    if table.has_rowid:
+        return "rowid"
+    pk = [c.source for c in table.columns if c.target in table.primary_key]
+    return " || ',' || ".join(f"quote({sqlite_ident(c)})" for c in pk) or "NULL"
 
 
 def copy_text(col: ColumnPlan, value: str) -> str:

@@ -32,8 +32,8 @@ from .config import Params, redact_url
 from .connect import Target, connect, deref, scrub
 from .errors import RunbookError, TargetError, one_line
 from .plan import Plan, TablePlan
-from .reconcile import Difference, reconcile_table
-from .source import open_source, sql_string, sqlite_ident
+from .reconcile import Difference, reconcile_table, target_key
+from .source import open_source, sql_string
 from .verify import loaded_by, rejected_keys
 
 KEYS_PER_READ = 500  # source keys per SQLite read of the rows to carry over
@@ -115,9 +115,7 @@ def _source_where(table: TablePlan, source_keys: list[str]) -> str:
     """A SQLite condition selecting rows by the keys the reconciliation reported for them."""
     if table.has_rowid:
         return f"rowid IN ({', '.join(str(int(k)) for k in source_keys)})"
-    pk = [c.source for c in table.columns if c.target in table.primary_key]
-    key = " || ',' || ".join(f"quote({sqlite_ident(c)})" for c in pk)
-    return f"({key}) IN ({', '.join(sql_string(k) for k in source_keys)})"
+    return f"({convert.source_key(table)}) IN ({', '.join(sql_string(k) for k in source_keys)})"
 
 
 def _upsert(src, conn, plan: Plan, table: TablePlan, differences: list[Difference], params: Params,
@@ -165,22 +163,15 @@ def _upsert(src, conn, plan: Plan, table: TablePlan, differences: list[Differenc
 
 def _delete(conn, plan: Plan, table: TablePlan, unexpected: list[Difference]) -> int:
     """Delete the target rows reported as unexpected: by key, or one row per copy for a table without one."""
-    from . import canonical
-
     if not unexpected:
         return 0
     qualified = sql.Identifier(plan.schema, table.target)
+    key = target_key(table)  # the whole row for a table without a key
     if table.primary_key:
-        key = sql.SQL(f" || {canonical.SEPARATOR} || ").join(
-            sql.SQL("coalesce({}, '')").format(canonical.target_expr(table.column(k))) for k in table.primary_key)
         return conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(qualified, key),
                             [[d.canonical_key for d in unexpected]]).rowcount
-    deleted = 0
-    row = canonical.target_row_expr(table)
-    for d in unexpected:
-        deleted += conn.execute(sql.SQL("DELETE FROM {t} WHERE ctid = (SELECT ctid FROM {t} WHERE {r} = %s LIMIT 1)")
-                                .format(t=qualified, r=row), [d.canonical_key]).rowcount
-    return deleted
+    return sum(conn.execute(sql.SQL("DELETE FROM {t} WHERE ctid = (SELECT ctid FROM {t} WHERE {k} = %s LIMIT 1)")
+                            .format(t=qualified, k=key), [d.canonical_key]).rowcount for d in unexpected)
 
 
 def _record_state(conn, plan: Plan, table: TablePlan, source_path) -> None:
@@ -270,10 +261,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def checklist(params: Params, source_path: Path, target: Target, passed: bool) -> str:
-    """The closing checklist, in Markdown: the switch, the backup and its SHA-256, the way back."""
+def backup_digests(source_path: Path) -> dict[Path, str]:
+    """The SQLite file, and its -wal file when there is one: path -> SHA-256."""
     files = [source_path] + [p for p in (Path(f"{source_path}-wal"),) if p.exists()]
-    backups = "\n".join(f"   - `{p}`: {p.stat().st_size:,} bytes, SHA-256 `{sha256_of(p)}`" for p in files)
+    return {p: sha256_of(p) for p in files}
+
+
+def checklist(params: Params, source_path: Path, digests: dict[Path, str], target: Target, passed: bool) -> str:
+    """The closing checklist, in Markdown: the switch, the backup and its SHA-256, the way back."""
+    backups = "\n".join(f"   - `{p}`: {p.stat().st_size:,} bytes, SHA-256 `{d}`" for p, d in digests.items())
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     switch = f"{params.app_switch}={params.app_switch_value}"
     state = "level with the SQLite file and verified" if passed else "NOT level with the SQLite file: do not switch"
@@ -308,14 +304,13 @@ def step(params: Params) -> dict:
     target = resolve_target(params)
     source = resolve_path(params.sqlite_path)
     caught = catch_up(plan, target, params, source_path=source, run=run_dir.name)
-    full = dataclasses.replace(params, verify="full")
-    verified = verify.verify_all(plan, target, full, source_path=source, run=run_dir.name)
-    verify.mark_verified(target, full, plan, [t.target for t in verified.tables if t.passed], source)
-    record.write(run_dir, "verify.json", verified.to_json())
+    verified = verify.verify_and_record(plan, target, dataclasses.replace(params, verify="full"), source, run_dir,
+                                        run=run_dir.name)
     api = check_api(params, target, plan.schema)
+    digests = backup_digests(source)
     outcome = {"catch_up": asdict(caught), "verified": verified.passed, "api": [asdict(c) for c in api],
-               "source_sha256": sha256_of(source)}
+               "source_sha256": digests[source]}
     record.write(run_dir, "cutover.json", json.dumps(outcome, indent=2))
-    record.write(run_dir, "checklist.md", checklist(params, source, target,
+    record.write(run_dir, "checklist.md", checklist(params, source, digests, target,
                                                     verified.passed and all(c.status == "PASS" for c in api)))
     return {"catch_up": caught, "verify": verified, "api": api}

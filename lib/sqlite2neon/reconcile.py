@@ -86,9 +86,7 @@ class _Sides:
             f"coalesce({canonical.source_expr(c, read.converted[i].value)}, '')" for i, c in key_cols)
             if self.keyed else self.src_row)
         self.tgt_row = canonical.target_row_expr(table)
-        self.tgt_key = (sql.SQL(f" || {canonical.SEPARATOR} || ").join(
-            sql.SQL("coalesce({}, '')").format(canonical.target_expr(c)) for _, c in key_cols)
-            if self.keyed else self.tgt_row)
+        self.tgt_key = target_key(table)
         self.table_id = sql.Identifier(schema, table.target)
 
     # --- SQLite, through DuckDB -----------------------------------------------------------------
@@ -178,6 +176,16 @@ class _Sides:
         return {r[0]: r[1:] for r in rows}
 
 
+def target_key(table: TablePlan) -> sql.Composable:
+    """Postgres SQL for a row's key in canonical form: its primary key columns' forms joined by
+    U+001F, or the whole row's form for a table without a primary key."""
+    if not table.primary_key:
+        return canonical.target_row_expr(table)
+    return sql.SQL(f" || {canonical.SEPARATOR} || ").join(
+        sql.SQL("coalesce({}, '')").format(canonical.target_expr(c)) for c in table.columns
+        if c.target in table.primary_key)
+
+
 def _sample_bound(fraction: float) -> str:
     return format(min(16 ** SAMPLE_DIGITS, max(1, round(fraction * 16 ** SAMPLE_DIGITS))), f"0{SAMPLE_DIGITS}x") \
         if fraction < 1 else "g" * SAMPLE_DIGITS  # "g" sorts after every hex digit: all rows
@@ -202,9 +210,21 @@ def depth_for(rows: int) -> int:
     return max(1, min(4, math.ceil(math.log(max(rows, 1) / 1000, 16)) if rows > 1000 else 1))
 
 
-def _ranges(src, table: TablePlan) -> list[str]:
-    from .verify import rowid_ranges
+def rowid_ranges(src, table: TablePlan, parts: int) -> list[str]:
+    """SQLite conditions splitting a table into `parts` rowid ranges (one empty condition when the
+    table is small or has no rowid)."""
+    if parts <= 1 or not table.has_rowid or table.rows < 100_000:
+        return [""]
+    lo, hi = src.execute("SELECT * FROM sqlite_query('src', ?)",
+                         [f"SELECT min(rowid), max(rowid) FROM {sqlite_ident(table.source)}"]).fetchone()
+    if lo is None:
+        return [""]
+    lo, hi = int(lo), int(hi)
+    step = (hi - lo) // parts + 1
+    return [f"rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step}" for i in range(parts)]
 
+
+def _ranges(src, table: TablePlan) -> list[str]:
     cursor = src.cursor()
     try:
         return rowid_ranges(cursor, table, os.cpu_count() or 1)
@@ -231,7 +251,7 @@ def _on_source(src, ranges: list[str], work) -> list[tuple]:
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
                     sample: float | None = None, keep_all: bool = False) -> TableDiff:
     """Compare one table on both sides; `keep_all` keeps every difference found (the cutover's
-    catch-up needs them all), else the first LISTED carry their columns."""
+    catch-up needs them all), else the first LISTED are read again for the columns that differ."""
     sides = _Sides(table, bad_text, schema, rejected_keys, sample)
     ranges = _ranges(src, table)
     diff = TableDiff(buckets=1)
@@ -275,10 +295,11 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
         tgt_rows = on_target.result()
     found = _compare(src_rows, tgt_rows, sides.keyed)
     diff.differences_total = len(found)
-    listed = found if keep_all else found[:LISTED]
-    _describe([d for d in listed[:LISTED] if d.kind == "changed"], src, conn, sides, table)
     diff.differences = found[:LISTED]
-    diff.all_differences = listed if keep_all else []
+    if keep_all:  # the cutover carries the rows over: it needs every key, not the columns
+        diff.all_differences = found
+    else:
+        _describe([d for d in diff.differences if d.kind == "changed"], src, conn, sides, table)
     return diff
 
 

@@ -25,7 +25,7 @@ from .convert import TableRead
 from .reconcile import reconcile_table
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
-from .source import open_source, sqlite_ident
+from .source import open_source
 
 
 @dataclass
@@ -146,20 +146,6 @@ class VerifyResult:
         return pd.DataFrame(rows, columns=["table", "key", "kind", "column", "SQLite", "Postgres"])
 
 
-def rowid_ranges(src, table: TablePlan, parts: int) -> list[str]:
-    """SQLite conditions splitting a table into `parts` rowid ranges (one empty condition when the
-    table is small or has no rowid)."""
-    if parts <= 1 or not table.has_rowid or table.rows < 100_000:
-        return [""]
-    lo, hi = src.execute("SELECT * FROM sqlite_query('src', ?)",
-                         [f"SELECT min(rowid), max(rowid) FROM {sqlite_ident(table.source)}"]).fetchone()
-    if lo is None:
-        return [""]
-    lo, hi = int(lo), int(hi)
-    step = (hi - lo) // parts + 1
-    return [f"rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step}" for i in range(parts)]
-
-
 def loaded_by(conn: psycopg.Connection, schema: str, table: TablePlan) -> str | None:
     """The run that last loaded the table, from the runbook's state in the target."""
     if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.tables"]).fetchone()[0] is None:
@@ -226,8 +212,13 @@ def step(params: Params) -> VerifyResult:
     run_dir = record.run_dir_for(params)
     loaded = record.read(run_dir, "load.json")
     run = json.loads(loaded).get("run", "") if loaded else ""
-    target = resolve_target(params)
-    source = resolve_path(params.sqlite_path)
+    return verify_and_record(plan, resolve_target(params), params, resolve_path(params.sqlite_path), run_dir, run=run)
+
+
+def verify_and_record(plan: Plan, target: Target, params: Params, source, run_dir, *, run: str) -> VerifyResult:
+    """Verify every table, mark the ones that passed in the target's state, keep verify.json."""
+    from . import record
+
     result = verify_all(plan, target, params, source_path=source, run=run)
     mark_verified(target, params, plan, [t.target for t in result.tables if t.passed], source)
     record.write(run_dir, "verify.json", result.to_json())
