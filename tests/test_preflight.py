@@ -182,7 +182,7 @@ def test_direct_neon_url_is_used_as_given():
 def test_explicit_direct_url_wins_over_the_derived_one():
     other = "postgresql://app:pw@ep-other-9.eu-central-1.aws.neon.tech/neondb?sslmode=require"
     target = resolve_target(Params(database_url=POOLED, database_url_direct=other, env_file=""))
-    assert (target.direct_url, target.direct_source) == (other, "DATABASE_URL_DIRECT")
+    assert (target.direct_url, target.direct_source) == (other, "database_url_direct")
 
 
 def test_preflight_reports_the_derived_direct_host(tmp_path):

@@ -24,6 +24,8 @@ IDENTIFIERS = ("lower", "snake_case", "preserve")
 ORPHANS = ("stop", "load", "null")
 BAD_TEXT = ("replace", "strip", "reject")
 VERIFY = ("full", "sample")
+# What the cutover does with rows changed in Postgres since the last sync (cutover.py).
+CONFLICTS = ("stop", "keep_target", "take_source")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
 CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
 TARGET_TYPES = (
@@ -59,6 +61,7 @@ class Params:
     allow_insecure: bool = False
     verify: str = "full"
     sample_fraction: float = 0.1
+    conflicts: str = "stop"
     api_url: str = ""
     api_items_path: str = "/api/items"
     api_items_table: str = "mental_items"
@@ -116,7 +119,7 @@ class Params:
         if self.if_exists not in IF_EXISTS:
             raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)}, not {self.if_exists!r}")
         for name, allowed in (("identifiers", IDENTIFIERS), ("orphans", ORPHANS), ("bad_text", BAD_TEXT),
-                              ("verify", VERIFY)):
+                              ("verify", VERIFY), ("conflicts", CONFLICTS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):

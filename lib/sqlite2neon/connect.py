@@ -29,8 +29,9 @@ class Target:
     kind: str  # "embedded", "neon" or "postgres"
     url: str
     direct_url: str
-    direct_source: str  # how the direct URL was found: "same", "derived", "DATABASE_URL_DIRECT"
-    url_source: str  # "parameter", "DATABASE_URL", "embedded"
+    direct_source: str  # how the direct URL was found: "same", "derived", "parameter" or the variable's name
+    url_source: str  # "parameter", "embedded", or "env:NAME"
+    schema: str = "public"
 
     @property
     def host(self) -> str:
@@ -52,49 +53,99 @@ class Target:
     def secrets(self) -> list[str]:
         return [s for s in {password_of(self.url), password_of(self.direct_url)} if s]
 
+    @property
+    def endpoint(self) -> str:
+        """How the URL that loads and runs DDL was found, in words: embedded, direct, or from a pooled one."""
+        if self.kind == "embedded":
+            return "the embedded PostgreSQL (the runbook's own scratch server)"
+        if self.direct_source == "derived":
+            return f"direct endpoint derived from the pooled {self.host} (-pooler removed)"
+        if self.direct_source != "same":
+            return f"direct endpoint from {self.direct_source} (the pooled one is {self.host})"
+        return "pooled endpoint" if self.pooled else "direct endpoint"
 
-def load_env(params: Params) -> dict[str, str]:
-    """Variables from the parameter `env_file` (if it exists), under those already in the environment."""
+    def describe(self) -> dict:
+        """The target without secrets, for the terminal and every record: host, port, database,
+        schema, kind, endpoint and the redacted URL.
+
+        >>> Target("postgres", "postgresql://u:pw@db.example/app", "postgresql://u:pw@db.example/app",
+        ...        "same", "parameter").describe()["database"]
+        'app'
+        """
+        parts = urlsplit(self.direct_url)
+        query = parse_qs(parts.query)
+        return {
+            "url": self.display,
+            "host": self.direct_host or "(socket)",
+            "port": parts.port or int(query.get("port", ["5432"])[0]),
+            "database": parts.path.lstrip("/") or query.get("dbname", [""])[0] or parts.username or "",
+            "schema": self.schema,
+            "kind": self.kind,
+            "endpoint": self.endpoint,
+            "from": self.url_source,
+        }
+
+    def headline(self) -> str:
+        """One line naming the target, e.g. `postgres db.example:5432/app, schema public (direct endpoint)`."""
+        d = self.describe()
+        return f"{d['kind']} {d['host']}:{d['port']}/{d['database']}, schema {d['schema']} ({d['endpoint']})"
+
+
+def env_file_values(params: Params) -> dict[str, str]:
+    """Variables of the parameter `env_file`, when that file exists (`python-dotenv` reads it)."""
     path = resolve_path(params.env_file) if params.env_file else None
-    values = {k: v for k, v in (dotenv_values(path) if path and path.is_file() else {}).items() if v is not None}
-    values.update({k: v for k, v in os.environ.items() if k.startswith("DATABASE_URL")})
-    return values
+    return {k: v for k, v in (dotenv_values(path) if path and path.is_file() else {}).items() if v is not None}
 
 
-def deref(value: str) -> str:
-    """`env:NAME` stands for the URL in environment variable NAME (how the CLI hands a URL with a
-    password to a notebook without writing it into the notebook)."""
-    if value.startswith("env:"):
-        name = value[4:]
-        if not os.environ.get(name):
-            raise ConfigError(f"parameter refers to environment variable {name}, which is not set")
-        return os.environ[name]
-    return value
+def deref(value: str, params: Params | None = None) -> str:
+    """`env:NAME` stands for the URL in variable NAME: from the environment, else from `params.env_file`.
+
+    This is how a parameter names a URL without holding it: the user's `database_url: env:DATABASE_URL`,
+    and the CLI handing a URL with a password to a notebook (`env:SQLITE2NEON_DATABASE_URL`).
+    Raises ConfigError when NAME is set nowhere."""
+    if not value.startswith("env:"):
+        return value
+    name = value[4:]
+    found = os.environ.get(name) or (env_file_values(params).get(name) if params else None)
+    if not found:
+        where = f" or in {params.env_file}" if params and params.env_file else ""
+        raise ConfigError(f"the parameter says env:{name}, but {name} is not set in the environment{where}")
+    return found
 
 
 def resolve_target(params: Params) -> Target:
-    env = load_env(params)
-    database_url = deref(params.database_url)
-    if database_url:
-        url, source = database_url, "parameter"
-    elif env.get("DATABASE_URL"):
-        url, source = env["DATABASE_URL"], "DATABASE_URL"
-    else:
+    """The target of a run: the URL the parameters name, else the embedded server.
+
+    Only the parameter `database_url` chooses a database: a literal URL, or `env:NAME` to read it from
+    the environment or the `env_file`. Empty means the embedded server, whatever `.env` or the
+    environment hold, so the demo and the notebooks' defaults can never write into a real database.
+    The direct URL (loads and DDL) is `database_url_direct` when set; with `env:NAME`, the variable
+    `NAME_DIRECT` when set; else the pooled host without `-pooler` (Neon docs, "Connection pooling").
+    """
+    if not params.database_url:
         from .embedded import ensure_running
 
         url = ensure_running(resolve_path(params.embedded_dir))
-        return Target("embedded", url, url, "same", "embedded")
+        return Target("embedded", url, url, "same", "embedded", params.target_schema)
+    url = deref(params.database_url, params)
+    named = params.database_url.startswith("env:") and not params.database_url.startswith("env:SQLITE2NEON_")
+    source = params.database_url if named else "parameter"
     check_url(url)
-    explicit_direct = deref(params.database_url_direct) or (env.get("DATABASE_URL_DIRECT") if source != "parameter" else "")
-    if explicit_direct:
-        check_url(explicit_direct)
-        direct, direct_source = explicit_direct, "DATABASE_URL_DIRECT"
+    direct_name = f"{params.database_url[4:]}_DIRECT" if named else ""
+    direct_env = deref(f"env:{direct_name}", params) if direct_name and (
+        os.environ.get(direct_name) or env_file_values(params).get(direct_name)) else ""
+    if params.database_url_direct:
+        direct, direct_source = deref(params.database_url_direct, params), "database_url_direct"
+        check_url(direct)
+    elif direct_env:
+        direct, direct_source = direct_env, direct_name
+        check_url(direct)
     elif is_pooled_host(host_of(url)):
         direct, direct_source = derive_direct_url(url), "derived"
     else:
         direct, direct_source = url, "same"
     kind = "neon" if host_of(url).endswith(".neon.tech") else "postgres"
-    return Target(kind, url, direct, direct_source, source)
+    return Target(kind, url, direct, direct_source, source, params.target_schema)
 
 
 def check_url(url: str) -> None:

@@ -125,14 +125,15 @@ def _check_endpoint(report: PreflightReport, target: Target) -> None:
         return
     if target.pooled and target.direct_source == "derived":
         report.add("endpoint", PASS, f"pooled URL given; loading and DDL use the direct host {target.direct_host} (derived by removing -pooler)")
-    elif target.direct_source == "DATABASE_URL_DIRECT":
-        report.add("endpoint", PASS, f"loading and DDL use the direct URL {target.display} (DATABASE_URL_DIRECT)")
+    elif target.direct_source not in ("same", "derived"):
+        report.add("endpoint", PASS, f"loading and DDL use the direct URL {target.display} ({target.direct_source})")
     elif target.kind == "neon":
         report.add("endpoint", PASS, f"direct Neon endpoint {target.direct_host}: right for bulk loading and DDL")
     else:
         report.add("endpoint", PASS, f"host {target.direct_host}")
     if "-pooler" in target.direct_host:
-        report.add("endpoint", FAIL, "the URL used for loading is a pooled (-pooler) endpoint; set DATABASE_URL_DIRECT to the direct one")
+        report.add("endpoint", FAIL, "the URL used for loading is a pooled (-pooler) endpoint; set database_url_direct "
+                   "(or DATABASE_URL_DIRECT beside DATABASE_URL) to the direct one")
 
 
 def _check_tls(report: PreflightReport, target: Target, params: Params) -> None:
