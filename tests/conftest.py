@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -117,3 +119,36 @@ def make_sqlite(path: Path, script: str, rows: dict[str, list[tuple]] | None = N
     finally:
         con.close()
     return path
+
+
+def runbook_backend(url: str, pattern: str, timeout: float = 90, waiting: bool = False) -> int:
+    """The pid of the runbook's backend whose query is like `pattern` (and waits for a lock, when
+    `waiting`), once there is one: how a fault test lands its fault in the middle of a COPY or a DDL."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'sqlite2neon' AND query ILIKE %s "
+                "AND (NOT %s OR wait_event_type = 'Lock')", [pattern, waiting]).fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.02)
+    raise AssertionError(f"no query like {pattern!r} seen")
+
+
+def load_in_thread(params: Params) -> tuple[threading.Thread, list[BaseException]]:
+    """`load.step(params)` started in a thread (a test faults it meanwhile): the thread, and the list
+    that receives the exception the load ends with."""
+    from sqlite2neon import load
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            load.step(params)
+        except BaseException as exc:  # the load is expected to fail: kept for the test's assertions
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, failure

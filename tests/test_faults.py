@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import ROOT, record_of
+from conftest import ROOT, load_in_thread, record_of, runbook_backend
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.demo import make_demo_db
 from sqlite2neon.errors import RunbookError
@@ -30,16 +30,7 @@ def big_db(tmp_path_factory):
 
 def _copy_backend(url: str, table: str, timeout: float = 60) -> int:
     """The pid of the backend running the COPY into `table`, once it runs."""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'sqlite2neon' AND query ILIKE %s",
-                [f"COPY %{table}%"]).fetchone()
-            if row:
-                return row[0]
-            time.sleep(0.02)
-    raise AssertionError(f"no COPY into {table} seen")
+    return runbook_backend(url, f"COPY %{table}%", timeout)
 
 
 def _state(conn) -> dict:
@@ -64,16 +55,7 @@ def test_a_backend_terminated_during_copy_then_a_rerun_finishes(big_db, params_f
     params = params_for(big_db, workers=1)
     source.step(params)
     plan.step(params)
-    failure: list[BaseException] = []
-
-    def run_load():
-        try:
-            load.step(params)
-        except BaseException as exc:  # the load is expected to fail: kept for the assertions
-            failure.append(exc)
-
-    worker = threading.Thread(target=run_load)
-    worker.start()
+    worker, failure = load_in_thread(params)
     pid = _copy_backend(pg_url, "item_events")  # loaded after mental_items, which it references
     time.sleep(0.2)
     pg.execute("SELECT pg_terminate_backend(%s)", [pid])

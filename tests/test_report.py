@@ -331,8 +331,9 @@ def test_index_lists_runs_newest_first_with_links_and_unreadable_summaries(tmp_p
 
     rows = page.table_with("status")[1:]
     assert [r[1] for r in rows] == [EVIL, "20260201T000000Z-corrupt", "older"]
-    assert rows[0][0] == "2026-03-01 00:00:00 UTC" and rows[0][4] == "failed" and rows[2][4] == "passed"
-    assert rows[1][4].startswith("unreadable") and rows[2][2] == "/data/app.db"
+    assert rows[0][0] == "2026-03-01 00:00:00 UTC" and rows[0][5] == "failed" and rows[2][5] == "passed"
+    assert rows[1][5].startswith("unreadable") and rows[2][3] == "/data/app.db"
+    assert rows[2][2] == "migration"  # a summary without `kind` (older records) is told by its steps
     assert html.count("<script") == 0 and "interactive-demo" not in html
     assert 'class="failed-text"' in html and 'class="passed-text"' in html
     for link in page.links:

@@ -42,7 +42,31 @@ def _report(outcome) -> None:
         return
     click.echo(f"sqlite2neon: {outcome.error}", err=True)
     where = outcome.failed_notebook or outcome.run_dir
-    click.echo(f"run failed; record: {outcome.run_dir} (see {where})", err=True)
+    click.echo(f"run {outcome.status}; record: {outcome.run_dir} (see {where})", err=True)
+
+
+def _exit_status(outcome) -> int:
+    """0 passed, 1 failed, 128 + the signal's number when interrupted (130 for Ctrl-C, as shells do)."""
+    if outcome.status == "passed":
+        return 0
+    return 128 + outcome.signal if outcome.signal else EXIT_FAILED
+
+
+def _announce(params: Params, kind: str):
+    """Resolve the target and name it, with the source, before anything runs: the first lines a
+    person sees say what will be read and what may be written. Returns the Target, or None when it
+    cannot be resolved (preflight then fails with the reason)."""
+    from .connect import resolve_target
+
+    click.echo(f"sqlite2neon {kind}: {params.name!r}")
+    click.echo(f"  source: {resolve_path(params.sqlite_path)} (read-only)")
+    try:
+        target = resolve_target(params)
+    except RunbookError as exc:
+        click.echo(f"  target: not resolved ({exc})")
+        return None
+    click.echo(f"  target: {target.headline()}")
+    return target
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,15 +111,18 @@ def cutover(params_file, pairs) -> None:
 def _run_notebooks(params_file, pairs, notebooks: list[str] | None = None, label: str = "") -> None:
     from .runner import run_notebooks
 
+    from .record import run_kind
+    from .runner import check_kind
+
     try:
         params = load_params(params_file, pairs)
+        check_kind(params, label)
+        target = _announce(params, run_kind(label, params.dry_run))
     except RunbookError as exc:
         _fail(str(exc))
-    what = ", ".join(notebooks) if notebooks else "the runbook"
-    click.echo(f"running {what} for {params.name!r} on {resolve_path(params.sqlite_path)}")
-    outcome = run_notebooks(params, notebooks=notebooks, label=label)
+    outcome = run_notebooks(params, notebooks=notebooks, label=label, target=target)
     _report(outcome)
-    sys.exit(0 if outcome.status == "passed" else EXIT_FAILED)
+    sys.exit(_exit_status(outcome))
 
 
 @main.command()
@@ -105,7 +132,8 @@ def demo(items, params_file, pairs) -> None:
     """Make a demo SQLite database of the mental_items app and migrate it into the embedded Postgres.
 
     The embedded server is the runbook's own scratch target: each demo replaces the tables the
-    previous one loaded.
+    previous one loaded. Whatever .env or DATABASE_URL say, the demo goes there; only
+    -p database_url URL sends it elsewhere.
 
     Example: sqlite2neon demo
     """
@@ -115,13 +143,14 @@ def demo(items, params_file, pairs) -> None:
     try:
         params = load_params(params_file or str(project_root() / "params" / "demo.yaml"),
                              pairs)
+        target = _announce(params, "demo")
     except RunbookError as exc:
         _fail(str(exc))
     db = make_demo_db(resolve_path(params.sqlite_path), items=items)
     click.echo(f"demo database: {db} ({items} items)")
-    outcome = run_notebooks(params)
+    outcome = run_notebooks(params, target=target)
     _report(outcome)
-    sys.exit(0 if outcome.status == "passed" else EXIT_FAILED)
+    sys.exit(_exit_status(outcome))
 
 
 @main.group()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -20,6 +21,14 @@ from .errors import ConfigError, TargetError, one_line
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 # SQLSTATE classes that retrying cannot fix: authentication and permissions.
 _FATAL_SQLSTATES = {"28000", "28P01", "42501", "3D000"}
+# libpq reports a failed connection without a SQLSTATE; these messages cannot heal by waiting
+# (PostgreSQL's messages for a missing database or role, failed authentication, pg_hba.conf; TLS
+# verification; Neon's proxy without SNI, "Endpoint ID is not specified").
+_PERMANENT = re.compile(
+    r'database "[^"]*" does not exist|role "[^"]*" does not exist|password authentication failed'
+    r"|no pg_hba\.conf entry|certificate verify failed|server does not support SSL|Endpoint ID is not specified"
+    r"|channel binding|permission denied for database|authentication failed|SSL error: .*(?:certificate|wrong version)",
+    re.IGNORECASE)
 
 
 @dataclass
@@ -206,7 +215,9 @@ def scrub(text: str, secrets: list[str]) -> str:
 def connect(url: str, params: Params, *, autocommit: bool = False) -> psycopg.Connection:
     """Connect with retry and backoff, for a Neon compute waking from zero or a server restarting.
 
-    Authentication and permission errors fail at once: retrying cannot fix them.
+    Errors that cannot heal fail at once (a database or role that does not exist, authentication,
+    pg_hba.conf, a certificate that fails verification): retrying cannot fix them. Raises TargetError
+    (ConfigError for a URL libpq cannot read); the message never holds the password.
     """
     conn, _ = connect_timed(url, params, autocommit=autocommit)
     return conn
@@ -230,7 +241,7 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
         except psycopg.OperationalError as exc:
             attempt += 1
             message = scrub(one_line(exc), [password_of(url)])
-            if exc.sqlstate in _FATAL_SQLSTATES or "password authentication failed" in message:
+            if exc.sqlstate in _FATAL_SQLSTATES or _PERMANENT.search(message):
                 raise TargetError(f"cannot connect to {redact_url(url)}: {message}") from None
             if attempt > params.connect_retries:
                 raise TargetError(

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
 import duckdb
@@ -79,7 +79,10 @@ class LoadResult:
     statements: list[str] = field(default_factory=list)
     not_created: list[str] = field(default_factory=list)  # checks or views Postgres refused, with why
     skipped: dict[str, str] = field(default_factory=dict)  # tables an earlier run finished -> that run
+    replaced: dict[str, str] = field(default_factory=dict)  # finished tables loaded again -> why
     committed: list[str] = field(default_factory=list, repr=False)  # as each table commits: "name (rows)"
+    # set when the load is interrupted: every table still copying stops at its next batch and rolls back
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def so_far(self) -> str:
         """How far a load that stopped got, for its error message."""
@@ -91,8 +94,8 @@ class LoadResult:
         return sum(t.rejected for t in self.tables)
 
     def to_json(self) -> str:
-        raw = asdict(self)
-        del raw["committed"]
+        raw = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("committed", "cancelled")}
+        raw["tables"] = [asdict(t) for t in self.tables]
         for t, table in zip(raw["tables"], self.tables):  # throughput, for the record
             t["rows_per_second"] = round(table.rows_per_second)
             t["mb_per_second"] = round(table.bytes / 1e6 / table.seconds, 2) if table.seconds else 0.0
@@ -126,11 +129,14 @@ def if_exists_for(params: Params, target: Target) -> str:
     return params.if_exists
 
 
-def refuse_filled(filled: dict[str, int], if_exists: str) -> None:
+def refuse_filled(filled: dict[str, int], if_exists: str, why: list[str] = ()) -> None:
+    """Raise TargetNotEmpty when tables to load hold rows and `if_exists` is `fail`; `why` says why a
+    finished table is among them."""
     if filled and if_exists == "fail":
         listed = ", ".join(f"{k} ({v} rows)" for k, v in filled.items())
+        because = f" ({'; '.join(why)})" if why else ""
         raise TargetNotEmpty(
-            f"target table(s) already hold rows: {listed}; nothing was changed. "
+            f"target table(s) already hold rows: {listed}{because}; nothing was changed. "
             "Set if_exists to truncate (replace them) or append (add to them) to proceed"
         )
 
@@ -177,18 +183,31 @@ def finished_tables(conn: psycopg.Connection, plan: Plan, prints: dict[str, str]
     return out
 
 
-def _keep_truncatable(plan: Plan, finished: dict[str, str]) -> dict[str, str]:
-    """Finished tables that may stay as they are: not one that references a table to be reloaded
-    (a referenced table cannot be truncated alone), transitively."""
-    finished = dict(finished)
+def keep_finished(plan: Plan, finished: dict[str, str], filled: dict[str, int]) -> tuple[dict[str, str], dict[str, str]]:
+    """Which finished tables stay as they are: (kept: name -> run that loaded it, replaced: name -> why).
+
+    A finished table must be loaded again only when it references, directly or through other tables, a
+    table that is reloaded and holds rows now: those rows are replaced (TRUNCATE), and Postgres truncates
+    a referenced table only together with the tables that reference it. A referenced table that is
+    absent or empty (its load was interrupted and rolled back) is simply loaded, and the finished tables
+    that reference it are kept, whatever the foreign-key order."""
+    kept = dict(finished)
+    replaced: dict[str, str] = {}
     changed = True
     while changed:
         changed = False
         for t in plan.tables:
-            if t.target in finished and any(fk.ref_table not in finished for fk in t.foreign_keys):
-                del finished[t.target]
-                changed = True
-    return finished
+            if t.target not in kept:
+                continue
+            for fk in t.foreign_keys:
+                if fk.ref_table not in kept and fk.ref_table != t.target and filled.get(fk.ref_table):
+                    why = (f"it references {fk.ref_table}, which is reloaded "
+                           f"({'it is replaced too' if fk.ref_table in replaced else 'it holds rows no finished load accounts for'}), "
+                           "and a referenced table is replaced only together with the tables that reference it")
+                    replaced[t.target] = f"{t.target} (finished by run {kept.pop(t.target)}) is loaded again: {why}"
+                    changed = True
+                    break
+    return kept, replaced
 
 
 def _record_state(conn, plan: Plan, table: TablePlan, fingerprint_: str, run: str, rows: int) -> None:
@@ -217,9 +236,11 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
         with connect(target.direct_url, params, autocommit=True) as conn:
             if_exists = if_exists_for(params, target)
             prints = {t.target: fingerprint(t, source_path) for t in plan.tables}
-            result.skipped = _keep_truncatable(plan, finished_tables(conn, plan, prints))
+            filled = filled_tables(conn, plan)
+            result.skipped, result.replaced = keep_finished(plan, finished_tables(conn, plan, prints), filled)
             todo = [t for t in plan.tables if t.target not in result.skipped]
-            refuse_filled({k: v for k, v in filled_tables(conn, plan).items() if k not in result.skipped}, if_exists)
+            refuse_filled({k: v for k, v in filled.items() if k not in result.skipped}, if_exists,
+                          list(result.replaced.values()))
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
             ensure_state_schema(conn)
             _run_target_ddl(conn, plan, params, result, target)
@@ -228,19 +249,31 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
             except TargetFull as exc:
                 raise TargetFull(f"{exc}; {result.so_far()}; free space (or raise the storage limit), then re-run "
                                  "with the same parameters: kept tables are skipped, the rest loaded") from None
-            present = _constraint_names(conn, plan.schema)
-            for name, stmt in plan.foreign_keys():
-                if name not in present:  # an earlier run may have built it
-                    _run(conn, stmt, result, target)
-            for table in todo:
-                _set_identity(conn, plan, table, result, target)
-                _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)
+            _finish(conn, plan, params, target, result)
             for view, stmt in plan.view_ddl():
                 _try(conn, stmt, f"view {view.source}", result, target)
     finally:
         src.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _finish(conn, plan: Plan, params: Params, target: Target, result: LoadResult) -> None:
+    """What makes every table finished, for every table of the plan, loaded now or by an earlier run:
+    keys, indexes and checks (built with the rows; a table from an older run may lack some), foreign
+    keys, sequences past the highest id, ANALYZE. Each is skipped where it is already true, so a run
+    that stopped after a table was recorded as loaded is completed by the next one."""
+    loaded_now = {t.target for t in result.tables}
+    for table in plan.tables:
+        if table.target not in loaded_now:
+            _build_keys(conn, plan, table, result, target)
+    present = _constraint_names(conn, plan.schema)
+    for name, stmt in plan.foreign_keys():
+        if name not in present:  # an earlier run may have built it
+            _run(conn, stmt, result, target)
+    for table in plan.tables:
+        _set_identity(conn, plan, table, result, target)
+        _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)
 
 
 def _load_tables(src, conn, plan: Plan, todo: list[TablePlan], params: Params, target: Target, result: LoadResult,
@@ -290,7 +323,11 @@ def _load_in_parallel(src, plan: Plan, tables: list[TablePlan], params: Params, 
     if params.workers <= 1 or len(tables) <= 1:
         return [one(t) for t in tables]
     with ThreadPoolExecutor(max_workers=params.workers) as pool:
-        return list(pool.map(one, tables))
+        try:
+            return list(pool.map(one, tables))
+        except BaseException:  # Ctrl-C reaches this thread only: the others stop at their next batch
+            result.cancelled.set()
+            raise
 
 
 def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target: Target) -> None:
@@ -335,6 +372,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                         _run(conn, stmt, result, target)
                     with conn.cursor().copy(fast_sql if creates else copy_sql) as copy:
                         for chunk in _chunks(src, read, params.batch_rows):
+                            _stop_if_cancelled(result, table)
                             found += chunk.rejects
                             copy.write(chunk.csv)
                             sent += chunk.csv.nbytes
@@ -352,6 +390,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                 for stmt in creates:
                     _run(conn, stmt, result, target)
                 for chunk in _chunks(src, read, params.batch_rows):
+                    _stop_if_cancelled(result, table)
                     found += chunk.rejects
                     nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
                     sent += nbytes
@@ -381,6 +420,15 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     done = time.monotonic()
     return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
                      len(found), table.changed_values(plan.bad_text))
+
+
+class LoadCancelled(Exception):
+    """The load was interrupted while this thread copied a table: its transaction rolls back."""
+
+
+def _stop_if_cancelled(result: LoadResult, table: TablePlan) -> None:
+    if result.cancelled.is_set():
+        raise LoadCancelled(f"{table.target}: the load was interrupted; this table was rolled back")
 
 
 @dataclass

@@ -17,6 +17,15 @@ from .config import Params, project_root, resolve_path
 SUMMARY_VERSION = 1
 
 
+def run_kind(label: str, dry_run: bool) -> str:
+    """What the record, the index and the terminal call a run: `migration`, `dry run`, `verify`,
+    `cutover` or `cutover dry run`, from the run directory's label ("" for the runbook itself)."""
+    kind = label or "migration"
+    if dry_run:
+        return "dry run" if kind == "migration" else f"{kind} dry run"
+    return kind
+
+
 def new_run_dir(name: str, root: Path | None = None) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")[:-4]  # centiseconds
     path = (root or project_root()) / "runs" / f"{stamp}-{name}"
@@ -49,13 +58,17 @@ def write_params(run_dir: Path, params: Params) -> Path:
 
 
 def write_summary(run_dir: Path, *, status: str, steps: list[dict], tables: list[dict], params: Params,
-                  error: str | None = None, target: str | None = None) -> Path:
+                  error: str | None = None, target: str | None = None, kind: str = "migration",
+                  target_detail: dict | None = None) -> Path:
+    """`summary.json`, the run's outcome (schema in the README: a field is only ever added)."""
     summary = {
         "version": SUMMARY_VERSION,
         "status": status,
+        "kind": kind,
         "name": params.name,
         "source": str(resolve_path(params.sqlite_path)),
         "target": target,
+        "target_detail": target_detail,
         "dry_run": params.dry_run,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "error": error,

@@ -56,6 +56,8 @@ h3 { font-size: 1em; margin-top: 1.4em; }
 .verdict .big { font-size: 2.6em; font-weight: 800; letter-spacing: .04em; }
 .verdict.passed { background: #e6f4ea; border: 2px solid #2e7d32; } .verdict.passed .big { color: #2e7d32; }
 .verdict.failed { background: #fdecea; border: 2px solid #c62828; } .verdict.failed .big { color: #c62828; }
+.verdict.interrupted { background: #fff4e5; border: 2px solid #b26a00; } .verdict.interrupted .big { color: #8a5200; }
+.interrupted-text { color: #8a5200; font-weight: 700; }
 .verdict.unknown { background: #f1f2f5; border: 2px solid #737a88; } .verdict.unknown .big { color: #4a505c; }
 .verdict .error { font-weight: 600; color: #8e1c1c; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1.2em; margin: .6em 0 0; }
@@ -112,7 +114,7 @@ def write_index(runs_root: Path) -> Path:
             runs.append((when, run_dir, summary, why))
     runs.sort(key=lambda r: (r[0], r[1].name), reverse=True)
     rows = [_index_row(when, run_dir, summary, why) for when, run_dir, summary, why in runs]
-    table = _table(["finished", "name", "source", "target", "status", "record"], rows, raw=True) if rows else (
+    table = _table(["finished", "name", "kind", "source", "target", "status", "record"], rows, raw=True) if rows else (
         '<p class="missing">No run has finished yet.</p>')
     body = f"<h1>sqlite2neon runs</h1><p>{len(rows)} run(s) in {_e(runs_root)}, newest first.</p>{table}"
     return record.write(runs_root, "index.html", _page("sqlite2neon runs", body))
@@ -122,11 +124,30 @@ def _index_row(when: str, run_dir: Path, summary: dict | None, why: str) -> list
     link = f"{quote(run_dir.name)}/report.html" if (run_dir / "report.html").exists() else f"{quote(run_dir.name)}/"
     opens = f'<a href="{_e(link)}">{"report" if link.endswith(".html") else "directory"}</a>'
     if summary is None:
-        return [_e(_when(when)), _e(run_dir.name), "", "", f'<span class="null">{_e(why)}</span>', opens]
+        return [_e(_when(when)), _e(run_dir.name), "", "", "", f'<span class="null">{_e(why)}</span>', opens]
     status = str(summary.get("status", "unknown"))
     hover = f' title="{_e(summary["error"])}"' if summary.get("error") else ""  # a failed run's reason
-    return [_e(_when(when)), _e(summary.get("name", run_dir.name)), _e(summary.get("source", "")),
-            _e(summary.get("target") or ""), f'<span class="{_e(status)}-text"{hover}>{_e(status)}</span>', opens]
+    return [_e(_when(when)), _e(summary.get("name", run_dir.name)), _e(run_kind_of(summary)),
+            _e(summary.get("source", "")), _e(target_of(summary)),
+            f'<span class="{_e(status)}-text"{hover}>{_e(status)}</span>', opens]
+
+
+def run_kind_of(summary: dict) -> str:
+    """The kind of run a summary records; records written before `kind` existed are told by their steps."""
+    if summary.get("kind"):
+        return str(summary["kind"])
+    notebooks = [s.get("notebook") for s in summary.get("steps") or []]
+    label = "verify" if notebooks == ["04_verify"] else "cutover" if notebooks == ["05_cutover"] else ""
+    return record.run_kind(label, bool(summary.get("dry_run")))
+
+
+def target_of(summary: dict) -> str:
+    """The target a summary names: host:port/database, schema and endpoint when known, else its URL."""
+    detail = summary.get("target_detail")
+    if isinstance(detail, dict) and detail.get("host"):
+        return (f"{detail.get('host')}:{detail.get('port')}/{detail.get('database')}, schema {detail.get('schema')} "
+                f"({detail.get('endpoint')})")
+    return str(summary.get("target") or "")
 
 
 def _load(path: Path) -> tuple[dict | None, str]:
@@ -150,7 +171,7 @@ def _missing(name: str, absent: dict[str, str]) -> str:
 def _status(summary: dict | None) -> str:
     if summary is None:
         return "NO OUTCOME"
-    return "PASSED" if summary.get("status") == "passed" else "FAILED"
+    return {"passed": "PASSED", "interrupted": "INTERRUPTED"}.get(summary.get("status"), "FAILED")
 
 
 def _run_name(run_dir: Path, summary: dict | None, params: dict | None) -> str:
@@ -160,13 +181,13 @@ def _run_name(run_dir: Path, summary: dict | None, params: dict | None) -> str:
 def _verdict(run_dir: Path, summary: dict | None, params: dict | None, verify: dict | None,
              absent: dict[str, str]) -> str:
     status = _status(summary)
-    css = {"PASSED": "passed", "FAILED": "failed"}.get(status, "unknown")
+    css = {"PASSED": "passed", "FAILED": "failed", "INTERRUPTED": "interrupted"}.get(status, "unknown")
     facts = {"run": _run_name(run_dir, summary, params)}
     if summary is None:
         error = "summary.json is " + absent["summary.json"] + ": the run did not finish, or is still running"
     else:
-        error = summary.get("error") if status == "FAILED" else None
-        facts |= {"source": summary.get("source"), "target": summary.get("target"),
+        error = summary.get("error") if status in ("FAILED", "INTERRUPTED") else None
+        facts |= {"kind": run_kind_of(summary), "source": summary.get("source"), "target": target_of(summary),
                   "finished": _when(summary.get("finished_at"))}
         if summary.get("dry_run"):
             facts["dry run"] = "yes: the plan only, nothing was loaded"

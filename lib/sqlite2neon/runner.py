@@ -9,29 +9,107 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import record, report
 from .config import Params, project_root, redact_url
-from .connect import password_of
+from .connect import Target, password_of
+from .errors import ConfigError
 
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
 KERNEL_NAME = "sqlite2neon"
+# The kernel's own log (its TCP warning, "KeyboardInterrupt caught in kernel") is not the run's story:
+# what a step says is in its notebook, and the reason of a failure is the first line on stderr.
+KERNEL_QUIET = ["--IPKernelApp.log_level=CRITICAL"]
 # URLs with a password reach the kernel through these variables, never through the notebook.
 SECRET_ENV = {"database_url": "SQLITE2NEON_DATABASE_URL", "database_url_direct": "SQLITE2NEON_DATABASE_URL_DIRECT",
               "api_url": "SQLITE2NEON_API_URL"}
 
 
+KILL_AFTER = 15.0  # seconds a kernel has to stop its step after an interrupt before it is killed
+
+
 @dataclass
 class Outcome:
-    status: str
+    status: str  # "passed", "failed" or "interrupted"
     run_dir: Path
     steps: list[dict] = field(default_factory=list)
     error: str | None = None
     failed_notebook: Path | None = None
+    signal: int | None = None  # the signal that interrupted the run
+
+
+class Interrupts:
+    """SIGINT (Ctrl-C) and SIGTERM while the runbook runs. The kernel runs in a session of its own, so a
+    terminal's Ctrl-C reaches only this process: the first signal is passed on to the kernel as SIGINT,
+    where it stops the step (the table being loaded rolls back: its transaction never commits), and the
+    run ends as `interrupted` with its record written. A kernel still running `KILL_AFTER` seconds later,
+    or at a second signal, is killed (the server then rolls back what it had not committed).
+
+        with Interrupts() as interrupts:
+            ...  # run notebooks; interrupts.signal is set once one arrived
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._count = 0
+        self._previous: dict[int, object] = {}
+        self._watch: threading.Thread | None = None
+        self._done = threading.Event()
+
+    def __enter__(self) -> "Interrupts":
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame) -> None:
+        self._count += 1
+        self.signal = self.signal or signum
+        if self._count > 1:
+            self._signal_kernels(signal.SIGKILL)
+        elif self._watch is None:
+            self._watch = threading.Thread(target=self._stop_kernels, name="interrupt kernels", daemon=True)
+            self._watch.start()
+
+    def _stop_kernels(self) -> None:
+        """SIGINT to every kernel as it appears (one may be starting), SIGKILL to any left at the deadline."""
+        told: set[int] = set()
+        deadline = time.monotonic() + KILL_AFTER
+        while not self._done.is_set():
+            if time.monotonic() > deadline:
+                self._signal_kernels(signal.SIGKILL)
+            else:
+                told |= self._signal_kernels(signal.SIGINT, skip=told)
+            self._done.wait(0.2)
+
+    @staticmethod
+    def _signal_kernels(signum: int, skip: set[int] = frozenset()) -> set[int]:
+        import psutil
+
+        sent = set()
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.pid not in skip and any("ipykernel" in part for part in child.cmdline()):
+                    child.send_signal(signum)
+                    sent.add(child.pid)
+            except psutil.Error:  # it ended meanwhile
+                pass
+        return sent
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name if self.signal else ""
 
 
 def ensure_kernel() -> str:
@@ -60,24 +138,64 @@ def notebook_parameters(params: Params) -> dict:
     return values
 
 
-def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None,
-                  label: str = "") -> Outcome:
-    """Run `notebooks` (default: the whole runbook) into a new run directory named after the run and
-    `label` (e.g. `verify` for a verification on its own), stopping at the first that fails."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+def check_kind(params: Params, label: str) -> None:
+    """Refuse what a kind of run cannot do: `verify` only reads, so `dry_run` cannot apply to it (a
+    verification that compared nothing must not say it passed). Raises ConfigError."""
+    if label == "verify" and params.dry_run:
+        raise ConfigError("dry_run does not apply to verify, which only reads and compares; "
+                          "remove dry_run (from the parameter file or -p) to verify")
 
+
+def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None,
+                  label: str = "", target: Target | None = None) -> Outcome:
+    """Run `notebooks` (default: the whole runbook) into a new run directory named after the run and
+    `label` (e.g. `verify` for a verification on its own), stopping at the first that fails, or at
+    SIGINT/SIGTERM (`Interrupts`). `target` is the resolved target, named in the record.
+
+    Raises ConfigError (nothing run) for a kind of run the parameters cannot make (`check_kind`)."""
+    check_kind(params, label)
     root = root or project_root()
     run_dir = record.new_run_dir(f"{params.name}-{label}" if label else params.name, root)
     params.run_dir = str(run_dir)
     record.write_params(run_dir, params)
-    kernel = ensure_kernel()
-    injected = notebook_parameters(params)
     outcome = Outcome("passed", run_dir)
     names = notebooks or NOTEBOOKS
-    if params.dry_run:
+    if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
+    with Interrupts() as interrupts:
+        _execute(params, names, root, run_dir, outcome, interrupts)
+        if interrupts.signal:
+            outcome.status, outcome.signal = "interrupted", interrupts.signal
+            where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
+            outcome.error = (f"interrupted by {interrupts.name} during {where}: a table being loaded was rolled back; "
+                             "run the same command again to resume (finished tables are kept)")
+        tables = _tables(run_dir)
+        if outcome.status == "passed" and not params.dry_run:
+            verified = json.loads(record.read(run_dir, "verify.json") or "{}")
+            if not verified.get("passed"):
+                outcome.status = "failed"
+                outcome.error = outcome.error or "verification did not pass"
+        record.write_summary(
+            run_dir, status=outcome.status, steps=outcome.steps, tables=tables, params=params,
+            error=outcome.error, target=_target_display(run_dir, params, target), kind=record.run_kind(label, params.dry_run),
+            target_detail=target.describe() if target else None,
+        )
+        report.write_report(run_dir)
+        report.write_index(run_dir.parent)
+    return outcome
+
+
+def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
+             interrupts: Interrupts) -> None:
+    """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    kernel = ensure_kernel()
+    injected = notebook_parameters(params)
     for name in names:
+        if interrupts.signal:
+            return
         source = root / "notebooks" / f"{name}.ipynb"
         executed = run_dir / f"{name}.ipynb"
         started = time.monotonic()
@@ -86,6 +204,7 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
             papermill.execute_notebook(
                 str(source), str(executed), parameters=injected, kernel_name=kernel,
                 cwd=str(root), progress_bar=False, log_output=False, report_mode=False,
+                extra_arguments=KERNEL_QUIET,
             )
         except PapermillExecutionError as exc:
             step["status"] = "failed"
@@ -97,25 +216,14 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
             outcome.error = f"{name} could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             outcome.failed_notebook = executed
         step["seconds"] = round(time.monotonic() - started, 3)
+        if interrupts.signal:
+            step["status"] = "interrupted"
         if executed.exists():
             record.render_html(executed)
         outcome.steps.append(step)
-        if step["status"] == "failed":
-            outcome.status = "failed"
-            break
-    tables = _tables(run_dir)
-    if outcome.status == "passed" and not params.dry_run:
-        verified = json.loads(record.read(run_dir, "verify.json") or "{}")
-        if not verified.get("passed"):
-            outcome.status = "failed"
-            outcome.error = outcome.error or "verification did not pass"
-    record.write_summary(
-        run_dir, status=outcome.status, steps=outcome.steps, tables=tables, params=params,
-        error=outcome.error, target=_target_display(run_dir, params),
-    )
-    report.write_report(run_dir)
-    report.write_index(run_dir.parent)
-    return outcome
+        if step["status"] != "passed":
+            outcome.status = step["status"]
+            return
 
 
 def _tables(run_dir: Path) -> list[dict]:
@@ -127,7 +235,10 @@ def _tables(run_dir: Path) -> list[dict]:
     return []
 
 
-def _target_display(run_dir: Path, params: Params) -> str | None:
+def _target_display(run_dir: Path, params: Params, target: Target | None) -> str | None:
+    """The target's URL without its password: as resolved, else as preflight saw it, else as given."""
+    if target is not None:
+        return target.display
     preflight = record.read(run_dir, "preflight.json")
     if preflight:
         return json.loads(preflight)["target"]
