@@ -149,8 +149,10 @@ def test_the_cli_names_a_missing_database_on_the_first_line(project, pg_url, dem
 
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
-    assert "00_preflight failed" in first and 'database "no_such_database" does not exist' in first
-    assert "after 1 attempts" not in first and "attempts" not in first
+    assert first.startswith("sqlite2neon: cannot connect") and 'database "no_such_database" does not exist' in first
+    assert "attempts" not in first  # not retried
+    summary = json.loads((record_of(result) / "summary.json").read_text())
+    assert (summary["status"], summary["steps"], summary["error"]) == ("failed", [], first.split(": ", 1)[1])
 
 
 # --- interrupted runs -----------------------------------------------------------------------------

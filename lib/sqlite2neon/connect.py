@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -16,7 +17,7 @@ import psycopg
 from dotenv import dotenv_values
 
 from .config import Params, redact_url, resolve_path
-from .errors import ConfigError, TargetError, one_line
+from .errors import ConfigError, RunbookError, TargetError, TargetRefused, one_line
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 # SQLSTATE classes that retrying cannot fix: authentication and permissions.
@@ -26,7 +27,7 @@ _FATAL_SQLSTATES = {"28000", "28P01", "42501", "3D000"}
 # verification; Neon's proxy without SNI, "Endpoint ID is not specified").
 _PERMANENT = re.compile(
     r'database "[^"]*" does not exist|role "[^"]*" does not exist|password authentication failed'
-    r"|no pg_hba\.conf entry|certificate verify failed|server does not support SSL|Endpoint ID is not specified"
+    r"|no pg_hba\.conf entry|pg_hba\.conf rejects|certificate verify failed|server does not support SSL|Endpoint ID is not specified"
     r"|channel binding|permission denied for database|authentication failed|SSL error: .*(?:certificate|wrong version)",
     re.IGNORECASE)
 
@@ -216,8 +217,9 @@ def connect(url: str, params: Params, *, autocommit: bool = False) -> psycopg.Co
     """Connect with retry and backoff, for a Neon compute waking from zero or a server restarting.
 
     Errors that cannot heal fail at once (a database or role that does not exist, authentication,
-    pg_hba.conf, a certificate that fails verification): retrying cannot fix them. Raises TargetError
-    (ConfigError for a URL libpq cannot read); the message never holds the password.
+    pg_hba.conf, a certificate that fails verification) with TargetRefused: retrying cannot fix them.
+    Raises TargetError when the retries run out (ConfigError for a URL libpq cannot read); the message
+    never holds the password.
     """
     conn, _ = connect_timed(url, params, autocommit=autocommit)
     return conn
@@ -242,7 +244,7 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
             attempt += 1
             message = scrub(one_line(exc), [password_of(url)])
             if exc.sqlstate in _FATAL_SQLSTATES or _PERMANENT.search(message):
-                raise TargetError(f"cannot connect to {redact_url(url)}: {message}") from None
+                raise TargetRefused(f"cannot connect to {redact_url(url)}: {message}") from None
             if attempt > params.connect_retries:
                 raise TargetError(
                     f"cannot connect to {redact_url(url)} after {attempt} attempts: {message}"
@@ -253,3 +255,20 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
             raise ConfigError(
                 f"database URL {redact_url(url)} is not valid: {scrub(one_line(exc), [password_of(url)])}"
             ) from None
+
+
+def refusal(target: Target, params: Params) -> str | None:
+    """Why the target will never accept this run's connection, found with one attempt and no retry
+    (a database that does not exist fails in a second, not after the notebooks start); None when it
+    connects, or fails in a way a retry may heal (the preflight then waits for it)."""
+    if target.kind == "embedded":
+        return None
+    once = dataclasses.replace(params, connect_retries=0, connect_timeout=min(params.connect_timeout, 5))
+    try:
+        conn, _ = connect_timed(target.direct_url, once, autocommit=True)
+    except TargetRefused as exc:
+        return str(exc)
+    except RunbookError:
+        return None
+    conn.close()
+    return None

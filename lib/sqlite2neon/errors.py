@@ -27,6 +27,11 @@ class TargetError(RunbookError):
     """The Postgres target cannot be reached or used."""
 
 
+class TargetRefused(TargetError):
+    """The target refused the connection for a reason that waiting cannot fix (a database or role that
+    does not exist, authentication, TLS verification)."""
+
+
 class PreflightFailed(RunbookError):
     """A preflight check failed; nothing was written to the target."""
 

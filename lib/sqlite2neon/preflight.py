@@ -78,7 +78,7 @@ def run_preflight(params: Params, target: Target | None = None) -> PreflightRepo
         return report
     report = PreflightReport(target.display, target.kind)
     _check_source(report, source, params)
-    report.add("target URL", PASS, f"{target.kind} target {target.display} (from {target.url_source})")
+    report.add("target URL", PASS, f"{target.headline()}: {target.display} (from {target.url_source})")
     _check_endpoint(report, target)
     _check_tls(report, target, params)
     if report.failed:

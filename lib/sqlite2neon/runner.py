@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import record, report
 from .config import Params, project_root, redact_url
-from .connect import Target, password_of
+from .connect import Target, password_of, refusal
 from .errors import ConfigError
 
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
@@ -163,7 +163,11 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
     with Interrupts() as interrupts:
-        _execute(params, names, root, run_dir, outcome, interrupts)
+        refused = refusal(target, params) if target else None
+        if refused:  # nothing to run: no notebook can reach this target
+            outcome.status, outcome.error = "failed", refused
+        else:
+            _execute(params, names, root, run_dir, outcome, interrupts)
         if interrupts.signal:
             outcome.status, outcome.signal = "interrupted", interrupts.signal
             where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
