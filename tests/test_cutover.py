@@ -1,6 +1,7 @@
 """The cutover: rows the app inserted, changed and deleted in SQLite after the bulk load are carried
-over by key, the final verification passes, the app's API is checked, and the checklist names the
-backup with its SHA-256."""
+over by key, a row written to Postgres meanwhile is a conflict rather than undone, the final
+verification passes, the app's API is checked, and the checklist names the backup with its SHA-256.
+(Conflicts and their resolutions: test_conflicts.py.)"""
 
 from __future__ import annotations
 
@@ -69,9 +70,16 @@ def test_catch_up_carries_inserts_updates_and_deletes_and_verifies(tmp_path, dem
     assert pg.execute("SELECT count(*) FROM mental_items WHERE id = ANY(%s)", [changed["deleted"]]).fetchone()[0] == 0
     assert pg.execute("SELECT tags FROM mental_items WHERE id = 'zz3newitem'").fetchone()[0] == ["new", 3]
     # the app's next event gets a fresh id: the identity sequence moved past the rows carried over
-    pg.execute("INSERT INTO item_events (item_id, event, at) VALUES ('zz0newitem', 'x', now())")
-    again = cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="cutover-test-2")
-    assert {t.table: t.deleted for t in again.tables}["item_events"] == 1 and again.changed_rows == 1
+    new_id = pg.execute("INSERT INTO item_events (item_id, event, at) VALUES ('zz0newitem', 'x', now()) "
+                        "RETURNING id").fetchone()[0]
+    assert new_id == pg.execute("SELECT max(id) FROM item_events").fetchone()[0]
+    # ... and a cutover run again stops on it instead of deleting it: it was written in Postgres
+    with pytest.raises(cutover.ConflictsFound) as stopped:
+        cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="cutover-test-2")
+    message = str(stopped.value)
+    assert "1 conflict(s)" in message and f"item_events {new_id} (inserted in Postgres)" in message, message
+    assert "\n" not in message and "conflicts keep_target" in message and "take_source" in message
+    assert pg.execute("SELECT event FROM item_events WHERE id = %s", [new_id]).fetchone() == ("x",)
 
 
 def test_catch_up_of_tables_without_rowid_or_without_a_key(tmp_path, params_for, pg):
@@ -84,6 +92,7 @@ def test_catch_up_of_tables_without_rowid_or_without_a_key(tmp_path, params_for,
     source.step(params)
     the_plan = plan.step(params)
     load.step(params)
+    assert verify.step(params).passed  # the base the cutover compares against
     with sqlite3.connect(db) as con:
         con.execute("UPDATE pair SET v = 'ONE' WHERE a = 'x''1' AND b = 1")
         con.execute("DELETE FROM pair WHERE a = 'y'")

@@ -11,11 +11,13 @@ SQLite is `missing` in the target, one only in Postgres is `unexpected`, one on 
 another hash is `changed`, and for those the columns that differ are read with both values.
 
 Rows the load rejected (listed in `_sqlite2neon.rejects`) are left out of the SQLite side: accounted
-for, not missing.
+for, not missing. Rows a cutover kept as Postgres has them (`_sqlite2neon.kept`, passed as `kept`) are
+counted apart, as long as neither side changed them again.
 
     >>> diff = reconcile_table(src, conn, schema, table_plan, "replace", rejected_keys=[])
     >>> diff.differences[0]
-    Difference(kind='changed', key='ckx1...', source_key='412', columns=[{'column': 'title', ...}])
+    Difference(kind='changed', key='ckx1...', source_key='412', columns=[{'column': 'title', ...}],
+               source_hash='3f0c...', target_hash='a91b...')
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 
 
 @dataclass
 class Difference:
+    """One row that differs. For a table without a key, one Difference per differing copy of a row."""
+
     kind: str  # "missing" (in the target), "unexpected" (in the target), "changed"
     key: str  # the key in canonical form, columns joined by ", "
     source_key: str | None = None  # SQLite's rowid (or quoted primary key): how the cutover reads the row again
     columns: list[dict] = field(default_factory=list)  # changed: [{"column", "source", "target"}]
     canonical_key: str = field(default="", repr=False)  # the key as both sides compute it
+    source_hash: str | None = None  # MD5 (hex) of the row's canonical form in SQLite; None: not there
+    target_hash: str | None = None  # the same in Postgres; None: not there
 
     def as_record(self) -> dict:
         return {"kind": self.kind, "key": self.key, "source_key": self.source_key, "columns": self.columns}
@@ -67,7 +73,11 @@ class TableDiff:
     differences_total: int = 0
     complete: bool = True  # False: too many rows differ to fetch them all; the total is a lower bound
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
-    all_differences: list[Difference] = field(default_factory=list, repr=False)  # for the cutover
+    all_differences: list[Difference] = field(default_factory=list, repr=False)  # every one found, not kept
+    kept_rows: int = 0  # differing rows a cutover kept as Postgres has them, unchanged since (not in the above)
+    kept: list[Difference] = field(default_factory=list, repr=False)  # those rows
+    # a table without a key: per differing row (canonical key), its copies in SQLite and in Postgres
+    copies: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
     problem: str = ""  # why the target side could not be read
 
 
@@ -249,9 +259,12 @@ def _on_source(src, ranges: list[str], work) -> list[tuple]:
 
 
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
-                    sample: float | None = None, keep_all: bool = False) -> TableDiff:
-    """Compare one table on both sides; `keep_all` keeps every difference found (the cutover's
-    catch-up needs them all), else the first LISTED are read again for the columns that differ."""
+                    sample: float | None = None, describe: bool = True,
+                    kept: dict[str, list[tuple[str | None, str | None]]] | None = None) -> TableDiff:
+    """Compare one table on both sides. Every difference found is in `all_differences`; with `describe`
+    the first LISTED changed rows are read again for the columns that differ (the cutover, which
+    carries whole rows over, does without). `kept`: canonical key -> the (source hash, target hash)
+    pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences."""
     sides = _Sides(table, bad_text, schema, rejected_keys, sample)
     ranges = _ranges(src, table)
     diff = TableDiff(buckets=1)
@@ -293,14 +306,36 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
         on_target = side.submit(sides.target_rows, conn, fetched)
         src_rows = _on_source(src, ranges, lambda c, w: sides.source_rows(c, w, fetched))
         tgt_rows = on_target.result()
-    found = _compare(src_rows, tgt_rows, sides.keyed)
+    found, diff.copies = _compare(src_rows, tgt_rows, sides.keyed)
+    found, diff.kept = split_kept(found, kept or {})
+    diff.kept_rows = len(diff.kept)
     diff.differences_total = len(found)
     diff.differences = found[:LISTED]
-    if keep_all:  # the cutover carries the rows over: it needs every key, not the columns
-        diff.all_differences = found
-    else:
+    diff.all_differences = found
+    if describe:
         _describe([d for d in diff.differences if d.kind == "changed"], src, conn, sides, table)
     return diff
+
+
+def split_kept(found: list[Difference], kept: dict[str, list[tuple[str | None, str | None]]]
+               ) -> tuple[list[Difference], list[Difference]]:
+    """(the other differences, the kept ones). A key's differences are kept when their
+    (source_hash, target_hash) pairs are exactly those recorded for that key when a cutover kept
+    Postgres' version (for a table without a key, one pair per differing copy); when either side
+    changed the row again, they are differences again.
+
+    >>> split_kept([Difference("unexpected", "7", canonical_key="7", target_hash="ab12...")],
+    ...            {"7": [(None, "ab12...")]})
+    ([], [Difference(kind='unexpected', key='7', ...)])
+    """
+    if not kept:
+        return found, []
+    by_key: dict[str, list[Difference]] = defaultdict(list)
+    for d in found:
+        by_key[d.canonical_key].append(d)
+    settled = {k for k, ds in by_key.items()
+               if k in kept and Counter((d.source_hash, d.target_hash) for d in ds) == Counter(kept[k])}
+    return [d for d in found if d.canonical_key not in settled], [d for d in found if d.canonical_key in settled]
 
 
 def _level(src, conn, sides: _Sides, ranges: list[str], depth: int, within: list[str], strict: bool = False):
@@ -349,20 +384,25 @@ def _display_key(key: str, keyed: bool = True) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool) -> list[Difference]:
-    """The differing rows, given (key, row hash, SQLite key) from each side."""
+def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool
+             ) -> tuple[list[Difference], dict[str, tuple[int, int]]]:
+    """The differing rows, given (key, row hash, SQLite key) from each side; for a table without a
+    key also each differing row's copies on each side (else an empty dict)."""
     out = []
     if not keyed:  # the key is the row itself: compare as multisets
         src = Counter(r[0] for r in src_rows)
         tgt = Counter(r[0] for r in tgt_rows)
         skeys = defaultdict(list)  # identical rows: each missing copy gets a rowid of its own
+        hashes = {r[0]: r[1] for r in src_rows + tgt_rows}
         for r in src_rows:
             skeys[r[0]].append(r[2])
         for key, n in sorted((src - tgt).items()):
-            out += [Difference("missing", _display_key(key, False), skeys[key][i], canonical_key=key) for i in range(n)]
+            out += [Difference("missing", _display_key(key, False), skeys[key][i], canonical_key=key,
+                               source_hash=hashes[key]) for i in range(n)]
         for key, n in sorted((tgt - src).items()):
-            out += [Difference("unexpected", _display_key(key, False), canonical_key=key) for _ in range(n)]
-        return out
+            out += [Difference("unexpected", _display_key(key, False), canonical_key=key, target_hash=hashes[key])
+                    for _ in range(n)]
+        return out, {d.canonical_key: (src[d.canonical_key], tgt[d.canonical_key]) for d in out}
     src = {r[0]: r for r in src_rows}
     tgt = {r[0]: r for r in tgt_rows}
     for key in sorted(set(src) | set(tgt)):
@@ -373,9 +413,11 @@ def _compare(src_rows: list[tuple], tgt_rows: list[tuple], keyed: bool) -> list[
             out.append(Difference("unexpected", _display_key(key)))
         elif s[1] != t[1]:
             out.append(Difference("changed", _display_key(key), s[2]))
-        if out and not out[-1].canonical_key:
-            out[-1].canonical_key = key
-    return out
+        else:
+            continue
+        out[-1].canonical_key = key
+        out[-1].source_hash, out[-1].target_hash = s and s[1], t and t[1]
+    return out, {}
 
 
 def _describe(changed: list[Difference], src, conn, sides: _Sides, table: TablePlan) -> None:

@@ -3,6 +3,11 @@ checksums per key bucket, computed where the data lives (DuckDB over SQLite, SQL
 the same canonical form (`canonical.py`); where a bucket differs, the differing rows by key, and for
 a changed row the columns with both values.
 
+A table that verifies in full is also the base of the next cutover: what Postgres holds then, as
+(key hash, row hash) pairs, is kept in `_sqlite2neon.snapshots`, so the cutover can tell what SQLite
+changed since from what the app wrote to Postgres. Rows a cutover kept as Postgres has them
+(`_sqlite2neon.kept`) are counted as kept, not as differences, while neither side changes them again.
+
     >>> result = verify_all(plan, target, params, source_path=Path("data/demo.db"))
     >>> result.passed
     True
@@ -12,24 +17,35 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import psycopg
 from psycopg import sql
 
+from . import canonical
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
 from .convert import TableRead
-from .reconcile import reconcile_table
+from .reconcile import reconcile_table, target_key
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source
 
 
+SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
+HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
+SNAPSHOT_COLUMNS = {"snapshot_fingerprint": "text", "snapshot_run": "text", "snapshot_rows": "bigint",
+                    "snapshot_checksum": "text", "snapshot_at": "timestamptz"}
+
+
 @dataclass
 class TableCheck:
+    """One table's verification; `differences` lists the first rows that differ (those kept at a
+    cutover are counted in `kept_rows` instead)."""
+
     source: str
     target: str
     source_rows: int
@@ -46,6 +62,7 @@ class TableCheck:
     differences: list[dict] = field(default_factory=list)  # the first ones: kind, key, source_key, columns
     complete: bool = True  # every differing row was found (False: too many to fetch; the total is a lower bound)
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
+    kept_rows: int = 0  # rows differing because a cutover kept Postgres' version (`_sqlite2neon.kept`)
 
     @property
     def counts_match(self) -> bool:
@@ -58,7 +75,11 @@ class TableCheck:
 
     @property
     def passed(self) -> bool:
-        return self.checksum_match and not self.problem
+        """The target holds what SQLite holds, except rows a cutover kept on purpose: the checksums
+        match, or every differing row (all found) is kept, unchanged since."""
+        if self.problem or self.target_rows is None:
+            return False
+        return self.checksum_match or (self.kept_rows > 0 and not self.differences_total and self.complete)
 
     def describe(self) -> str:
         """The differences in words, for the one-line error: table, key, kind and columns."""
@@ -70,6 +91,8 @@ class TableCheck:
             shown.append(f"key {d['key']} {d['kind']}" + (f": {cols}" if cols else ""))
         more = self.differences_total - len(shown)
         total = f"{self.differences_total}{'' if self.complete else '+'} row(s) differ"
+        if self.kept_rows:
+            total += f" (and {self.kept_rows} kept as Postgres has them at a cutover)"
         return total + (f": {'; '.join(shown)}" if shown else "") + (f"; and {more} more" if more > 0 else "")
 
 
@@ -94,7 +117,7 @@ class VerifyResult:
         return [
             {"source": t.source, "target": t.target, "source_rows": t.source_rows,
              "target_rows": t.target_rows, "rejected_rows": t.rejected_rows, "checksum_match": t.checksum_match,
-             "differences": t.differences_total}
+             "differences": t.differences_total, "kept_rows": t.kept_rows}
             for t in self.tables
         ]
 
@@ -129,7 +152,7 @@ class VerifyResult:
             {"table": t.target, "source rows": t.source_rows, "target rows": t.target_rows,
              "rejected": t.rejected_rows, "changed on purpose": sum(t.changed_values.values()),
              "checksum": "match" if t.checksum_match else "DIFFERS", "rows differing": t.differences_total,
-             "verdict": "PASS" if t.passed else "FAIL", "problem": t.problem}
+             "kept at a cutover": t.kept_rows, "verdict": "PASS" if t.passed else "FAIL", "problem": t.problem}
             for t in self.tables
         ])
 
@@ -183,12 +206,13 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
         t0 = time.monotonic()
         with connect(target.direct_url, params, autocommit=True) as conn:
             keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
-            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample)
+            kept = kept_records(conn, plan.schema, table)
+            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept)
         return TableCheck(
             table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
             time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
             table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
-            [x.as_record() for x in d.differences], d.complete, d.nulls)
+            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows)
 
     try:
         with ThreadPoolExecutor(max(1, params.workers)) as pool:
@@ -216,11 +240,15 @@ def step(params: Params) -> VerifyResult:
 
 
 def verify_and_record(plan: Plan, target: Target, params: Params, source, run_dir, *, run: str) -> VerifyResult:
-    """Verify every table, mark the ones that passed in the target's state, keep verify.json."""
+    """Verify every table, mark the ones that passed in the target's state (and, verified in full,
+    record them as the next cutover's base: `record_snapshots`), keep verify.json."""
     from . import record
+    from .load import fingerprint
 
+    prints = {t.target: fingerprint(t, source) for t in plan.tables}  # the source as verification reads it
     result = verify_all(plan, target, params, source_path=source, run=run)
     mark_verified(target, params, plan, [t.target for t in result.tables if t.passed], source)
+    record_snapshots(target, params, plan, result, prints)
     record.write(run_dir, "verify.json", result.to_json())
     return result
 
@@ -240,6 +268,167 @@ def mark_verified(target: Target, params: Params, plan: Plan, tables: list[str],
                     "UPDATE {}.tables SET status = 'verified', updated_at = now() "
                     "WHERE schema_name = %s AND table_name = %s AND fingerprint = %s"
                 ).format(sql.Identifier(STATE_SCHEMA)), [plan.schema, t.target, fingerprint(t, source_path)])
+
+
+# --- the cutover's base: what the target held at the last sync ----------------------------------------
+
+def ensure_sync_state(conn: psycopg.Connection) -> bool:
+    """The cutover's state beside the load's in `_sqlite2neon` (created where missing; existing
+    targets have the older `tables`):
+
+    - `snapshots (schema_name, table_name, bucket, pairs)`: per table and bucket (the first
+      SNAPSHOT_DIGITS hex digits of the MD5 of a row's canonical key), `pairs` is a bytea of 16-byte
+      entries, the first 8 bytes of the key's MD5 then the first 8 of the row's (`record_snapshot`).
+    - `kept (schema_name, table_name, key, source_hash, target_hash, run, decided_at)`: rows a cutover
+      left as Postgres has them (`conflicts: keep_target`); one row per differing copy for a table
+      without a key.
+    - `tables.snapshot_*`: the load run and source fingerprint a table's snapshot belongs to, its rows
+      and checksum (as verification computes them), when it was taken. NULL: no snapshot.
+
+    False (and nothing created) when the target has no runbook state: the runbook never loaded it."""
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.tables"]).fetchone()[0] is None:
+        return False
+    state = sql.Identifier(STATE_SCHEMA)
+    present = {r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'tables'",
+        [STATE_SCHEMA])}
+    if set(SNAPSHOT_COLUMNS) - present:  # ALTER TABLE locks the table even when there is nothing to add
+        conn.execute(sql.SQL("ALTER TABLE {}.tables {}").format(state, sql.SQL(", ").join(
+            sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(name), sql.SQL(kind))
+            for name, kind in SNAPSHOT_COLUMNS.items())))
+    if conn.execute("SELECT to_regclass(%s) IS NULL OR to_regclass(%s) IS NULL",
+                    [f"{STATE_SCHEMA}.snapshots", f"{STATE_SCHEMA}.kept"]).fetchone()[0]:
+        conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {s}.snapshots (schema_name text NOT NULL, table_name text NOT NULL, "
+            "bucket text NOT NULL, pairs bytea NOT NULL, PRIMARY KEY (schema_name, table_name, bucket)); "
+            "ALTER TABLE {s}.snapshots ALTER COLUMN pairs SET STORAGE EXTERNAL; "  # hashes do not compress
+            "CREATE TABLE IF NOT EXISTS {s}.kept (schema_name text NOT NULL, table_name text NOT NULL, "
+            "key text NOT NULL, source_hash text, target_hash text, run text NOT NULL, "
+            "decided_at timestamptz NOT NULL DEFAULT now()); "
+            "CREATE INDEX IF NOT EXISTS kept_table ON {s}.kept (schema_name, table_name)"
+        ).format(s=state))
+    return True
+
+
+@dataclass
+class SyncState:
+    """A table's state in the target: the load run that holds it, and its snapshot's (None: none)."""
+
+    run: str
+    snapshot_run: str | None = None
+    snapshot_fingerprint: str | None = None
+    snapshot_rows: int | None = None
+    snapshot_checksum: str | None = None
+
+    @property
+    def has_base(self) -> bool:
+        """A snapshot taken since the table was last loaded (an empty table's counts too)."""
+        return self.snapshot_run is not None and self.snapshot_run == self.run
+
+    def holds(self, rows: int | None, checksum: str | None) -> bool:
+        """The snapshot is of exactly these rows: row count and checksum as verification computes them."""
+        return self.has_base and (self.snapshot_rows, self.snapshot_checksum) == (rows, checksum)
+
+
+def sync_states(conn: psycopg.Connection, schema: str) -> dict[str, SyncState]:
+    """Per target table of `schema`: its SyncState; empty when the target has no such state (it is
+    only read: a target the runbook never recorded a snapshot in has none)."""
+    present = {r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'tables'",
+        [STATE_SCHEMA])}
+    if not present or set(SNAPSHOT_COLUMNS) - present:
+        return {}
+    return {r[0]: SyncState(*r[1:]) for r in conn.execute(sql.SQL(
+        "SELECT table_name, run, snapshot_run, snapshot_fingerprint, snapshot_rows, snapshot_checksum "
+        "FROM {}.tables WHERE schema_name = %s").format(sql.Identifier(STATE_SCHEMA)), [schema])}
+
+
+def record_snapshot(conn: psycopg.Connection, schema: str, table: TablePlan, *, fingerprint: str,
+                    expected: tuple[int | None, str | None] | None = None) -> bool:
+    """Replace the table's snapshot with what Postgres holds now, in one transaction: every row's
+    (key hash, row hash), from one parallel pass over the table with reconcile's own expressions, and
+    in `tables` the load run and source `fingerprint` it belongs to. With `expected` (rows, checksum
+    as verification found them), a target that changed since is not recorded, and its old snapshot is
+    dropped too (the next cutover asks for a verification). Returns whether the snapshot was taken.
+
+        >>> record_snapshot(conn, "public", table_plan, fingerprint="9c1f...", expected=(3000, "8123..."))
+        True
+    """
+    state = sql.Identifier(STATE_SCHEMA)
+    key, row = target_key(table), canonical.target_row_expr(table)
+    hashed = (sql.SQL("SELECT md5({k}) AS kh, md5({r}) AS rh FROM {t}") if table.primary_key else
+              sql.SQL("SELECT h AS kh, h AS rh FROM (SELECT md5({r}) AS h FROM {t}) r")  # the row is the key
+              ).format(k=key, r=row, t=sql.Identifier(schema, table.target))
+    where = [schema, table.target]
+    with conn.transaction():
+        # A temporary table rather than INSERT ... SELECT: Postgres computes a SELECT that writes a
+        # table in parallel only when it creates it. Few buckets: hashing keeps one entry per bucket.
+        for setting in ("enable_sort = off", "parallel_setup_cost = 0", "parallel_tuple_cost = 0", "work_mem = '64MB'"):
+            conn.execute(sql.SQL("SET LOCAL {}").format(sql.SQL(setting)))
+        conn.execute(sql.SQL(
+            "CREATE TEMP TABLE s2n_snapshot ON COMMIT DROP AS SELECT left(kh, {d}) AS bucket, "
+            "string_agg(decode(left(kh, {h}) || left(rh, {h}), 'hex'), ''::bytea) AS pairs, count(*) AS n, "
+            "sum(('x' || left(rh, 15))::bit(60)::bigint) AS total FROM ({hashed}) x GROUP BY 1"
+        ).format(d=sql.Literal(SNAPSHOT_DIGITS), h=sql.Literal(HASH_HEX), hashed=hashed))
+        rows, checksum = conn.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM s2n_snapshot").fetchone()
+        rows, checksum = int(rows), str(int(checksum))
+        taken = expected is None or expected == (rows, checksum)
+        conn.execute(sql.SQL("DELETE FROM {}.snapshots WHERE schema_name = %s AND table_name = %s").format(state),
+                     where)
+        if taken:
+            conn.execute(sql.SQL("INSERT INTO {}.snapshots (schema_name, table_name, bucket, pairs) "
+                                 "SELECT %s, %s, bucket, pairs FROM s2n_snapshot").format(state), where)
+        conn.execute("DROP TABLE s2n_snapshot")
+        conn.execute(sql.SQL(
+            "UPDATE {}.tables SET snapshot_run = CASE WHEN %s THEN run END, snapshot_fingerprint = %s, "
+            "snapshot_rows = %s, snapshot_checksum = %s, snapshot_at = now() "
+            "WHERE schema_name = %s AND table_name = %s").format(state),
+            [taken, fingerprint if taken else None, rows, checksum, *where])
+    return taken
+
+
+def record_snapshots(target: Target, params: Params, plan: Plan, result: VerifyResult, prints: dict[str, str]
+                     ) -> list[str]:
+    """After a full verification, each table that passed becomes the next cutover's base (Postgres
+    then holds what SQLite holds, save rows kept on purpose): its snapshot is taken, unless the one it
+    has is of these very rows (only the source fingerprint is noted then). Sample verification
+    compares too little to be a base. `prints`: table -> load.fingerprint as verification began.
+    Returns the tables whose snapshot was taken."""
+    passed = {t.target: t for t in result.tables if t.passed}
+    if result.mode != "full" or not passed:
+        return []
+    taken = []
+    with connect(target.direct_url, params, autocommit=True) as conn:
+        if not ensure_sync_state(conn):
+            return []
+        states = sync_states(conn, plan.schema)
+        for table in plan.tables:
+            check, state = passed.get(table.target), states.get(table.target)
+            if check is None or state is None:
+                continue
+            if state.holds(check.target_rows, check.target_checksum):
+                if state.snapshot_fingerprint != prints[table.target]:
+                    conn.execute(sql.SQL("UPDATE {}.tables SET snapshot_fingerprint = %s "
+                                         "WHERE schema_name = %s AND table_name = %s").format(
+                        sql.Identifier(STATE_SCHEMA)), [prints[table.target], plan.schema, table.target])
+                continue
+            if record_snapshot(conn, plan.schema, table, fingerprint=prints[table.target],
+                               expected=(check.target_rows, check.target_checksum)):
+                taken.append(table.target)
+    return taken
+
+
+def kept_records(conn: psycopg.Connection, schema: str, table: TablePlan) -> dict[str, list[tuple]]:
+    """Rows a cutover kept as Postgres has them: canonical key -> [(source hash, target hash), ...]
+    (None where the row was absent; one pair per differing copy for a table without a key)."""
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.kept"]).fetchone()[0] is None:
+        return {}
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for key, source_hash, target_hash in conn.execute(sql.SQL(
+            "SELECT key, source_hash, target_hash FROM {}.kept WHERE schema_name = %s AND table_name = %s"
+    ).format(sql.Identifier(STATE_SCHEMA)), [schema, table.target]):
+        out[key].append((source_hash, target_hash))
+    return dict(out)
 
 
 def timestamp_histograms(params: Params) -> dict:
