@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sqlite2neon.config import Params
-from sqlite2neon.errors import ConfigError
+from sqlite2neon.errors import ConfigError, LossesNotAccepted
 from sqlite2neon.plan import TargetColumn, Plan, plan_schema
 from sqlite2neon.source import inspect_source
 from conftest import make_sqlite
@@ -65,7 +65,7 @@ def test_nullability_and_defaults(demo_plan):
 def test_demo_columns_each_hold_one_storage_class(demo_plan):
     for table in demo_plan.tables:
         assert all(len(c.storage) == 1 for c in table.columns), table.target
-    assert demo_plan.not_migrated == []
+    assert demo_plan.losses == []
 
 
 def test_load_order_puts_mental_items_before_item_events(demo_plan):
@@ -231,11 +231,12 @@ def test_translated_defaults_work_in_postgres(tmp_path, pg):
     assert row[3].total_seconds() == 0  # now() inside the same transaction
 
 
-def test_an_untranslatable_default_is_dropped_with_a_note(tmp_path):
+def test_an_untranslatable_default_is_a_listed_loss(tmp_path):
     path = make_sqlite(tmp_path / "d.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT DEFAULT (lower(hex(randomblob(4)))));")
-    col = plan_of(path).table("t").column("code")
-    assert col.default is None
-    assert any("no Postgres translation" in n for n in col.notes)
+    plan = plan_of(path)
+    assert plan.table("t").column("code").default is None
+    assert [x.item for x in plan.losses] == ["default:t.code"]
+    assert "randomblob" in plan.losses[0].reason
 
 
 def test_mixed_storage_column_is_planned_with_both_classes(tmp_path):
@@ -257,15 +258,23 @@ def test_orphans_are_noted_in_the_plan(tmp_path):
     assert any("1 row(s) of b reference a" in n and "NOT VALID" in n for n in notes)
 
 
-def test_views_and_triggers_are_listed_as_not_migrated(tmp_path):
+def test_triggers_are_listed_losses_and_stop_the_plan_unless_accepted(tmp_path):
     path = make_sqlite(tmp_path / "vt.db", """
         CREATE TABLE t (id INTEGER PRIMARY KEY);
         CREATE VIEW v AS SELECT * FROM t;
         CREATE TRIGGER trg AFTER INSERT ON t BEGIN SELECT 1; END;
     """)
     plan = plan_of(path)
-    assert plan.not_migrated == ["trigger trg on t: triggers are not migrated"]
+    assert [(x.item, x.accepted) for x in plan.losses] == [("trigger:trg", False)]
+    assert "a trigger on t" in plan.losses[0].reason and plan.losses[0].instead
     assert [(v.target, v.sql) for v in plan.views] == [("v", 'SELECT * FROM "t"')]
+    with pytest.raises(LossesNotAccepted, match=r"1 thing\(s\) would not arrive .* trigger:trg .*accept_losses 'trigger:trg'"):
+        plan.raise_for_losses()
+    for accepted in (["trigger:trg"], ["TRIGGER:TRG"], ["trigger:*"], ["*"]):
+        plan.accept(accepted)
+        plan.raise_for_losses()
+    plan.accept(["view:*", "trigger:other"])
+    assert plan.unaccepted == plan.losses
 
 
 def test_existing_target_table_is_adopted(demo_profile):

@@ -37,6 +37,13 @@ def load_params(params_file: str | None, pairs: tuple[tuple[str, str], ...], **f
 
 
 def _report(outcome) -> None:
+    from .record import losses_of
+
+    accepted = [x for x in losses_of(outcome.run_dir) if x.get("accepted")]
+    if accepted:
+        click.echo(f"accepted losses ({len(accepted)}), as accept_losses allowed:")
+        for x in accepted:
+            click.echo(f"  {x['kind']}:{x['name']}: {x['reason']}")
     if outcome.status == "passed":
         click.echo(f"run passed; record: {outcome.run_dir}")
         return

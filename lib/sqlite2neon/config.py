@@ -26,6 +26,9 @@ BAD_TEXT = ("replace", "strip", "reject")
 VERIFY = ("full", "sample")
 # What the cutover does with rows changed in Postgres since the last sync (cutover.py).
 CONFLICTS = ("stop", "keep_target", "take_source")
+# Kinds of thing the plan may list as not arriving as it is in SQLite (plan.Loss), for accept_losses.
+LOSS_KINDS = ("view", "index", "default", "collation", "check", "generated", "trigger", "virtual_table",
+              "foreign_key", "sequence", "value")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
 CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
 TARGET_TYPES = (
@@ -52,6 +55,7 @@ class Params:
     orphans: str = "stop"
     bad_text: str = "replace"
     fail_on_rejects: bool = True
+    accept_losses: list[str] = field(default_factory=list)
     target_ddl: str = ""
     storage_budget_mb: int = 512
     batch_rows: int = 20_000
@@ -124,6 +128,11 @@ class Params:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
             raise ConfigError(f"name must be letters, digits, '.', '_' or '-', not {self.name!r}")
+        for item in self.accept_losses:
+            kind = item.partition(":")[0]
+            if item != "*" and (":" not in item or kind not in LOSS_KINDS or not item.partition(":")[2]):
+                raise ConfigError(f"accept_losses item {item!r} must be KIND:NAME, KIND:* or *, with KIND one of "
+                                  f"{', '.join(LOSS_KINDS)}")
         if self.batch_rows < 1:
             raise ConfigError("batch_rows must be at least 1")
         if self.workers < 1:

@@ -44,6 +44,11 @@ class VerificationFailed(RunbookError):
     """Source and target differ."""
 
 
+class LossesNotAccepted(RunbookError):
+    """The plan lists things that will not arrive as they are in SQLite, and `accept_losses` does not
+    name them all; nothing was written."""
+
+
 class DryRunStop(RunbookError):
     """`dry_run` is set: the runbook stops after the plan."""
 

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from .config import Params
-from .errors import ConfigError
+from .errors import ConfigError, LossesNotAccepted
 from .source import ColumnProfile, SourceProfile, TableProfile
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class TablePlan:
     unmapped_source: list[str] = field(default_factory=list)  # source columns with no target column
     unmapped_target: list[str] = field(default_factory=list)  # target columns no source column fills
     notes: list[str] = field(default_factory=list)
+    losses: list[tuple[str, str, str, str]] = field(default_factory=list)  # (kind, name, reason, instead), to the Plan
 
     def column(self, name: str) -> ColumnPlan:
         for col in self.columns:
@@ -125,13 +126,70 @@ class TablePlan:
 
 
 @dataclass
+class Loss:
+    """Something that will not arrive in Postgres as it is in SQLite, decided by the plan before
+    anything is written: `kind` (one of config.LOSS_KINDS), `name` (the object: a view, a trigger,
+    `table.column` for a column's default or collation), the specific `reason`, and what to do
+    `instead`. The run stops at the plan unless `accept_losses` names it (`accepted`)."""
+
+    kind: str
+    name: str
+    reason: str
+    instead: str = ""
+    accepted: bool = False
+
+    @property
+    def item(self) -> str:
+        """How `accept_losses` names it: `KIND:NAME`."""
+        return f"{self.kind}:{self.name}"
+
+    def accepted_by(self, patterns: list[str]) -> bool:
+        """Whether an `accept_losses` list names this loss: `*`, `KIND:*` or `KIND:NAME` (names compare
+        without regard to case, as SQLite's do)."""
+        return any(p == "*" or p.lower() in (f"{self.kind}:*", self.item.lower()) for p in patterns)
+
+    def describe(self) -> str:
+        return f"{self.item} ({self.reason})"
+
+
+@dataclass
 class Plan:
     schema: str
     tables: list[TablePlan]  # in load order: referenced tables first
     views: list[ViewPlan] = field(default_factory=list)
-    not_migrated: list[str] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
     identifiers: str = "lower"
     bad_text: str = "replace"
+
+    def lose(self, kind: str, name: str, reason: str, instead: str = "") -> Loss:
+        """List a loss (once per kind and name)."""
+        for loss in self.losses:
+            if loss.item == f"{kind}:{name}":
+                return loss
+        loss = Loss(kind, name, reason, instead)
+        self.losses.append(loss)
+        return loss
+
+    def accept(self, patterns: list[str]) -> None:
+        """Mark the losses `accept_losses` names as accepted."""
+        for loss in self.losses:
+            loss.accepted = loss.accepted_by(patterns)
+
+    @property
+    def unaccepted(self) -> list[Loss]:
+        return [loss for loss in self.losses if not loss.accepted]
+
+    def raise_for_losses(self) -> None:
+        """Raise LossesNotAccepted, naming the count and the first items, unless every loss is accepted."""
+        open_ = self.unaccepted
+        if not open_:
+            return
+        shown = "; ".join(loss.describe() for loss in open_[:3])
+        more = f"; and {len(open_) - 3} more" if len(open_) > 3 else ""
+        items = ",".join(loss.item for loss in open_)
+        raise LossesNotAccepted(
+            f"{len(open_)} thing(s) would not arrive as they are in SQLite: {shown}{more}; nothing was written. "
+            f"Read the plan's listed losses, then accept them with -p accept_losses '{items}' (or KIND:*, or *)")
 
     def table(self, name: str) -> TablePlan:
         for t in self.tables:
@@ -152,7 +210,8 @@ class Plan:
             t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
             tables.append(TablePlan(**t))
         views = [ViewPlan(**v) for v in raw.pop("views", [])]
-        return cls(tables=tables, views=views, **raw)
+        losses = [Loss(**x) for x in raw.pop("losses", [])]
+        return cls(tables=tables, views=views, losses=losses, **raw)
 
     def creates(self, table: TablePlan) -> list[sql.Composed]:
         """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet."""
@@ -290,7 +349,14 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
     _plan_foreign_keys(profile, tables, params)
     plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
     _plan_expressions(profile, plan, params)
-    plan.not_migrated += [f"trigger {t['name']} on {t['table']}: triggers are not migrated" for t in profile.triggers]
+    for t in profile.triggers:
+        plan.lose("trigger", t["name"], f"a trigger on {t['table']}: triggers are not migrated",
+                  "rewrite it as a PL/pgSQL trigger in Postgres, or do its work in the app")
+    for table in plan.tables:  # what planning a table found that it cannot carry
+        for kind, name, reason, instead in table.losses:
+            plan.lose(kind, name, reason, instead)
+        table.losses = []
+    plan.accept(params.accept_losses)
     return plan
 
 
@@ -305,8 +371,9 @@ def _check_overrides(profile: SourceProfile, params: Params) -> None:
 def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColumn"] | None, owned: bool) -> TablePlan:
     columns = []
     seen: dict[str, str] = {}
+    lost: list[tuple[str, str, str, str]] = []
     for cp in tp.columns:
-        col = _plan_column(tp, cp, params)
+        col = _plan_column(tp, cp, params, lost)
         if col.target in seen:
             raise ConfigError(f"columns {seen[col.target]!r} and {cp.name!r} of {tp.name!r} both become {col.target!r}")
         seen[col.target] = cp.name
@@ -314,7 +381,7 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
     table = TablePlan(
         source=tp.name, target=target_name(tp.name, params.identifiers), source_sql=tp.sql, rows=tp.rows,
         columns=columns, primary_key=[target_name(c, params.identifiers) for c in tp.primary_key],
-        has_rowid=not tp.without_rowid, notes=list(tp.notes),
+        has_rowid=not tp.without_rowid, notes=list(tp.notes), losses=lost,
     )
     if not tp.primary_key:
         table.notes.append("no primary key in SQLite: none in Postgres either")
@@ -322,7 +389,8 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         if ix.origin == "pk":
             continue
         if any(c is None for c in ix.columns):
-            table.notes.append(f"index {ix.name} on an expression is not migrated: {ix.sql}")
+            table.losses.append(("index", ix.name, f"an index on an expression, not translated: {ix.sql}",
+                                 "create it in Postgres by hand"))
             continue
         name = ix.name if ix.origin == "c" else f"{tp.name}_{'_'.join(ix.columns)}_key"
         where = None
@@ -336,7 +404,7 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
     return table
 
 
-def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params) -> ColumnPlan:
+def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list) -> ColumnPlan:
     declared = cp.declared_type.upper()
     pg_type, convert, notes = _choose_type(cp, declared)
     override = params.column_overrides.get(f"{tp.name}.{cp.name}", {})
@@ -356,6 +424,9 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params) -> ColumnP
     if len(cp.stored_classes) > 1:
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
     default = _translate_default(cp.default, pg_type, notes)
+    if cp.default is not None and default is None:
+        reason = f"DEFAULT {cp.default} has no Postgres translation for a {pg_type} column"
+        lost.append(("default", f"{tp.name}.{cp.name}", reason, "set the default in Postgres by hand, or in the app"))
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values)
 
@@ -460,7 +531,6 @@ def _translate_default(default: str | None, pg_type: str, notes: list[str]) -> s
         return sql.Literal(text.group(1).replace("''", "'")).as_string(None) + cast
     if d.upper() in ("TRUE", "FALSE") and pg_type == "boolean":
         return d.lower()
-    notes.append(f"default {default} has no Postgres translation and is not migrated")
     return None
 
 
@@ -472,15 +542,17 @@ def _plan_foreign_keys(profile: SourceProfile, tables: list[TablePlan], params: 
         table = by_source[tp.name]
         for fk in tp.foreign_keys:
             parent = by_source.get(fk.ref_table)
+            name = f"{tp.name}({', '.join(fk.columns)})"
             if parent is None:
-                table.notes.append(f"foreign key to {fk.ref_table}, which is not migrated: not created")
+                table.losses.append(("foreign_key", name, f"it references {fk.ref_table}, which is not migrated",
+                                     f"migrate {fk.ref_table} too (tables), or add the key by hand later"))
                 continue
             try:
                 columns = [table.column(c).target for c in fk.columns]
                 ref_columns = [parent.column(c).target for c in fk.ref_columns]
             except KeyError:
-                table.notes.append(f"foreign key {fk.columns} -> {fk.ref_table}{fk.ref_columns} names a column "
-                                   "that does not exist: not created")
+                table.losses.append(("foreign_key", name, f"it references {fk.ref_table}{fk.ref_columns}, "
+                                     "a column that does not exist", "fix the declaration in SQLite"))
                 continue
             name = pg_name(f"{table.target}_{'_'.join(columns)}_fkey")
             plan = ForeignKeyPlan(
@@ -535,7 +607,8 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
         for check in tp.checks:
             translated = translate_expression(check, tp.name, names)
             if translated is None:
-                plan.not_migrated.append(f"CHECK ({check}) on {tp.name}: no faithful Postgres translation")
+                plan.lose("check", f"{tp.name}: {check}", "no faithful Postgres translation of this CHECK",
+                          "add an equivalent CHECK in Postgres by hand")
             else:
                 table.checks.append(translated)
         for ix in list(table.indexes):
@@ -544,7 +617,8 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
             translated = translate_expression(ix.where, tp.name, names)
             if translated is None:
                 table.indexes.remove(ix)
-                plan.not_migrated.append(f"partial index {ix.name} on {tp.name}: WHERE {ix.where} has no translation")
+                plan.lose("index", ix.name, f"partial index on {tp.name}: WHERE {ix.where} has no faithful translation",
+                          "create it in Postgres by hand")
             else:
                 ix.where = translated
         for cp in tp.columns:
@@ -554,6 +628,8 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
             translated = translate_expression(cp.generated, tp.name, names)
             if translated is None:
                 col.notes.append(f"generated as {cp.generated} in SQLite, no translation: loaded as plain values")
+                plan.lose("generated", f"{tp.name}.{cp.name}", f"GENERATED ALWAYS AS ({cp.generated}) has no faithful "
+                          "translation: its values are loaded as plain values", "add a generated column by hand")
             else:
                 col.generated = translated
                 col.notes.append(f"generated column: Postgres computes {translated}")
@@ -561,14 +637,15 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
     for view in profile.views:
         target = target_name(view["name"], params.identifiers)
         if target in used:
-            plan.not_migrated.append(f"view {view['name']}: its name is taken by a table in Postgres")
+            plan.lose("view", view["name"], f"its Postgres name {target} is taken by a table",
+                      "use identifiers=preserve, or rename it in SQLite")
             continue
         used.add(target)
         translated = translate_view(view["sql"] or "", names)
         reason = "" if translated else "no faithful Postgres translation"
         plan.views.append(ViewPlan(view["name"], target, view["sql"] or "", translated, reason))
         if translated is None:
-            plan.not_migrated.append(f"view {view['name']}: {reason}: {view['sql']}")
+            plan.lose("view", view["name"], reason, "write it in Postgres by hand")
 
 
 @dataclass
@@ -754,6 +831,17 @@ def side_by_side_html(plan: Plan) -> str:
         parts.append(f"<h4>view {escape(v.source)} &rarr; {escape(v.target)}</h4><table style='width:100%;table-layout:fixed'>"
                      f"<tr><td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{escape(v.source_sql)}</pre></td>"
                      f"<td style='vertical-align:top;text-align:left'><pre style='white-space:pre-wrap'>{target}</pre></td></tr></table>")
-    if plan.not_migrated:
-        parts.append("<h4>Not migrated</h4><ul>" + "".join(f"<li>{escape(n)}</li>" for n in plan.not_migrated) + "</ul>")
     return "\n".join(parts)
+
+
+def losses_html(plan: Plan) -> str:
+    """The listed losses as an HTML table: what, why, what to do instead, accepted or not."""
+    from html import escape
+
+    if not plan.losses:
+        return "<p>Listed losses: none. Everything in the SQLite schema arrives as it is.</p>"
+    rows = "".join(
+        f"<tr><td><code>{escape(x.item)}</code></td><td>{escape(x.reason)}</td><td>{escape(x.instead)}</td>"
+        f"<td>{'accepted' if x.accepted else '<b>not accepted</b>'}</td></tr>" for x in plan.losses)
+    return ("<h4>Listed losses</h4><table><tr><th>item</th><th>why</th><th>instead</th><th>accept_losses</th></tr>"
+            f"{rows}</table>")

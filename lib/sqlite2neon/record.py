@@ -59,7 +59,7 @@ def write_params(run_dir: Path, params: Params) -> Path:
 
 def write_summary(run_dir: Path, *, status: str, steps: list[dict], tables: list[dict], params: Params,
                   error: str | None = None, target: str | None = None, kind: str = "migration",
-                  target_detail: dict | None = None) -> Path:
+                  target_detail: dict | None = None, losses: list[dict] | None = None) -> Path:
     """`summary.json`, the run's outcome (schema in the README: a field is only ever added)."""
     summary = {
         "version": SUMMARY_VERSION,
@@ -74,6 +74,7 @@ def write_summary(run_dir: Path, *, status: str, steps: list[dict], tables: list
         "error": error,
         "steps": steps,
         "tables": tables,
+        "losses": losses or [],
         "report": "report.html",
     }
     return write(run_dir, "summary.json", json.dumps(summary, indent=2))
@@ -89,3 +90,9 @@ def render_html(notebook: Path) -> Path:
     out = notebook.with_suffix(".html")
     out.write_text(body)
     return out
+
+
+def losses_of(run_dir: Path) -> list[dict]:
+    """The plan's listed losses (kind, name, reason, instead, accepted), from the run's plan.json."""
+    text = read(run_dir, "plan.json")
+    return json.loads(text).get("losses", []) if text else []

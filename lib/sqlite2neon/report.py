@@ -87,6 +87,7 @@ def write_report(run_dir: Path) -> Path:
     charts = _chart_files(run_dir, verify)
     body = "".join([
         _verdict(run_dir, summary, found["params.json"], verify, absent),
+        _losses(summary, found["plan.json"]),
         _cutover(run_dir),
         _tables(summary, verify, absent),
         _charts(charts),
@@ -357,6 +358,20 @@ def _cutover(run_dir: Path) -> str:
     if checklist.exists():
         out.append(f"<h3>Closing checklist</h3><pre class=checklist>{_e(checklist.read_text())}</pre>")
     return "".join(out)
+
+
+def _losses(summary: dict | None, plan: dict | None) -> str:
+    """What the plan listed as not arriving as it is in SQLite, each accepted or not."""
+    losses = (summary or {}).get("losses") or (plan or {}).get("losses") or []
+    if not losses:
+        return "" if plan is None else "<h2>Listed losses</h2><p>None: everything in the SQLite schema arrived as it is.</p>"
+    rows = [[_e(f"{x.get('kind')}:{x.get('name')}"), _e(x.get("reason")), _e(x.get("instead")),
+             '<span class="WARN">accepted</span>' if x.get("accepted") else '<span class="FAIL">not accepted</span>']
+            for x in losses]
+    accepted = sum(1 for x in losses if x.get("accepted"))
+    return (f"<h2>Listed losses</h2><p>{len(losses)} thing(s) in the SQLite schema did not arrive as they are; "
+            f"{accepted} accepted with <code>accept_losses</code>.</p>"
+            + _table(["item", "why", "instead", "accept_losses"], rows, raw=True))
 
 
 def _preflight(preflight: dict | None, absent: dict[str, str]) -> str:

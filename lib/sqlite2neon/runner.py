@@ -182,7 +182,7 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
         record.write_summary(
             run_dir, status=outcome.status, steps=outcome.steps, tables=tables, params=params,
             error=outcome.error, target=_target_display(run_dir, params, target), kind=record.run_kind(label, params.dry_run),
-            target_detail=target.describe() if target else None,
+            target_detail=target.describe() if target else None, losses=record.losses_of(run_dir),
         )
         report.write_report(run_dir)
         report.write_index(run_dir.parent)
