@@ -6,6 +6,7 @@ Real embedded Postgres, real SQLite files, nothing mocked."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -130,6 +131,21 @@ def test_keep_target_carries_sqlite_over_keeps_postgres_rows_and_verification_co
         cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="third")
     assert "mental_items zzpostgresnew (kept at an earlier cutover, then updated in Postgres)" in str(stopped.value)
 
+    # take_source settles it SQLite's way; the other kept row stays kept
+    take = params_for(db, conflicts="take_source")
+    taken = cutover.catch_up(the_plan, resolve_target(take), take, source_path=db, run="fourth")
+    assert (_table(taken, "mental_items").deleted, _table(taken, "mental_items").still_kept) == (1, 1)
+    assert pg.execute("SELECT key FROM _sqlite2neon.kept").fetchall() == [(keys["pg_updated"],)]
+    assert _table(verify.step(params), "mental_items").kept_rows == 1
+    # once both sides agree again, a verification forgets the decision
+    con = sqlite3.connect(db)
+    title = con.execute("SELECT title FROM mental_items WHERE id = ?", [keys["pg_updated"]]).fetchone()[0]
+    con.close()
+    pg.execute("UPDATE mental_items SET title = %s WHERE id = %s", [title, keys["pg_updated"]])
+    result = verify.step(params)
+    assert result.passed and _table(result, "mental_items").checksum_match
+    assert pg.execute("SELECT count(*) FROM _sqlite2neon.kept").fetchone()[0] == 0
+
 
 def test_a_row_deleted_in_postgres_is_a_conflict_and_take_source_overwrites(tmp_path, demo_db, params_for, pg):
     db, params, the_plan = _migrated(tmp_path, demo_db, params_for)
@@ -185,6 +201,71 @@ def test_each_way_a_row_can_differ_is_judged_against_the_last_sync(tmp_path, par
         "5": "updated in Postgres, deleted in SQLite", "6": "updated in Postgres", "7": "deleted in Postgres",
         "12": "inserted on both sides", "13": "inserted in Postgres"}  # 11: both inserted the same row
     assert sorted((c["key"], c["action"]) for c in kv.changes) == [("1", "update"), ("10", "insert"), ("4", "delete")]
+
+
+def test_text_and_composite_keys_outside_ascii_find_their_base(tmp_path, params_for, pg):
+    """The base is looked up by the MD5 of the canonical key computed in Python: it must be the one
+    Postgres computed (UTF-8, and the U+001F between a composite key's columns)."""
+    names = ["café", "日本", "🙂 emoji", "a'quote", "tab\there"]
+    db = make_sqlite(tmp_path / "names.db", """
+        CREATE TABLE names (name TEXT PRIMARY KEY, v TEXT);
+        CREATE TABLE pairs (a TEXT, b TEXT, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+    """, {"names": [(n, "old") for n in names], "pairs": [(n, n[::-1], "old") for n in names]})
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    load.step(params)
+    assert verify.step(params).passed
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE names SET v = 'sqlite'")
+        con.execute("UPDATE pairs SET v = 'sqlite'")
+    con.close()
+    pg.execute("INSERT INTO names VALUES ('ünïcode from postgres', 'postgres')")
+
+    with pytest.raises(cutover.ConflictsFound) as stopped:
+        cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="names")
+
+    caught = stopped.value.caught
+    assert [(c.key, c.what) for c in _table(caught, "names").conflicts] == [("ünïcode from postgres",
+                                                                             "inserted in Postgres")]
+    assert sorted(c["key"] for c in _table(caught, "names").changes) == sorted(names)  # all SQLite's: updates
+    assert sorted(c["key"] for c in _table(caught, "pairs").changes) == sorted(f"{n}, {n[::-1]}" for n in names)
+    assert not _table(caught, "pairs").conflicts
+
+
+def test_a_full_verification_records_the_base_once_and_a_changed_target_drops_it(tmp_path, demo_db, params_for,
+                                                                                  pg):
+    db = tmp_path / "app.db"
+    shutil.copy(demo_db, db)
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    load.step(params)
+    # the load's state table has no snapshot columns yet (as on a target an older runbook wrote)
+    columns = "SELECT count(*) FROM information_schema.columns WHERE table_schema = '_sqlite2neon' " \
+              "AND table_name = 'tables' AND column_name LIKE 'snapshot%'"
+    assert pg.execute(columns).fetchone()[0] == 0
+    assert verify.step(dataclasses.replace(params, verify="sample")).passed  # a sample is no base
+    assert pg.execute("SELECT to_regclass('_sqlite2neon.snapshots')").fetchone()[0] is None
+
+    assert verify.step(params).passed
+
+    assert pg.execute(columns).fetchone()[0] == 5
+    state = "SELECT snapshot_run = run, snapshot_rows, snapshot_at FROM _sqlite2neon.tables WHERE table_name = %s"
+    based, rows, taken_at = pg.execute(state, ["mental_items"]).fetchone()
+    assert based and rows == 3000
+    entries, buckets = pg.execute("SELECT sum(length(pairs)) / 16, count(*) FROM _sqlite2neon.snapshots "
+                                  "WHERE table_name = 'mental_items'").fetchone()
+    assert entries == 3000 and buckets <= 4096
+    assert verify.step(params).passed
+    assert pg.execute(state, ["mental_items"]).fetchone()[2] == taken_at  # the same rows: not taken again
+
+    # Postgres no longer holds what was verified: no snapshot, the old one dropped, the cutover refuses
+    items = next(t for t in the_plan.tables if t.target == "mental_items")
+    assert not verify.record_snapshot(pg, the_plan.schema, items, fingerprint="f", expected=(3000, "1"))
+    assert pg.execute(state, ["mental_items"]).fetchone()[0] is None
+    with pytest.raises(cutover.CutoverFailed, match=r"for mental_items \(not verified since loaded\)"):
+        cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="refused")
 
 
 def test_a_table_without_a_key_is_judged_by_its_copies_of_each_row(tmp_path, params_for, pg):

@@ -89,6 +89,34 @@ def test_one_added_row_is_unexpected_in_the_target(migrated):
     assert "mental_items: 1 row(s) differ: key zz-not-in-sqlite unexpected" in message
 
 
+def test_each_difference_carries_both_row_hashes_as_each_side_computes_them(migrated):
+    """The cutover judges rows by these hashes: each is the MD5 of the row's canonical form on its
+    side, None where the row is absent."""
+    params, pg = migrated
+    changed, deleted = [r[0] for r in pg.execute("SELECT id FROM mental_items ORDER BY id LIMIT 2")]
+    the_plan = plan.plan_for(params)
+    table = next(t for t in the_plan.tables if t.target == "mental_items")
+    row_hash = psycopg.sql.SQL("SELECT md5({}) FROM mental_items WHERE id = %s").format(
+        reconcile.canonical.target_row_expr(table))
+    before = pg.execute(row_hash, [changed]).fetchone()[0]
+    pg.execute("UPDATE mental_items SET title = 'tampered' WHERE id = %s", [changed])
+    pg.execute("DELETE FROM item_events WHERE item_id = %s", [deleted])
+    pg.execute("DELETE FROM mental_items WHERE id = %s", [deleted])
+    pg.execute("INSERT INTO mental_items (id, kind, title, tags, priority, resolved, created_at, updated_at) "
+               "VALUES ('zz-extra', 'idea', 'extra', '[]', 0, false, now(), now())")
+
+    src = source.open_source(params.sqlite_path)
+    try:
+        diff = reconcile.reconcile_table(src, pg, the_plan.schema, table, the_plan.bad_text, [], describe=False)
+    finally:
+        src.close()
+
+    hashes = {d.key: (d.kind, d.source_hash, d.target_hash) for d in diff.all_differences}
+    assert hashes[changed] == ("changed", before, pg.execute(row_hash, [changed]).fetchone()[0])
+    assert hashes[deleted][:1] == ("missing",) and hashes[deleted][1] is not None and hashes[deleted][2] is None
+    assert hashes["zz-extra"] == ("unexpected", None, pg.execute(row_hash, ["zz-extra"]).fetchone()[0])
+
+
 def test_a_timestamp_column_shifted_by_a_factor_of_1000_shows_on_every_row(migrated):
     params, pg = migrated
     pg.execute("UPDATE item_events SET at = to_timestamp(extract(epoch FROM at) * 1000)")

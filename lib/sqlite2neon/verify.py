@@ -391,9 +391,10 @@ def record_snapshots(target: Target, params: Params, plan: Plan, result: VerifyR
                      ) -> list[str]:
     """After a full verification, each table that passed becomes the next cutover's base (Postgres
     then holds what SQLite holds, save rows kept on purpose): its snapshot is taken, unless the one it
-    has is of these very rows (only the source fingerprint is noted then). Sample verification
-    compares too little to be a base. `prints`: table -> load.fingerprint as verification began.
-    Returns the tables whose snapshot was taken."""
+    has is of these very rows (only the source fingerprint is noted then). A table level with SQLite
+    with no row kept forgets the rows kept earlier (reloaded, or both sides agree again). Sample
+    verification compares too little to be a base. `prints`: table -> load.fingerprint as
+    verification began. Returns the tables whose snapshot was taken."""
     passed = {t.target: t for t in result.tables if t.passed}
     if result.mode != "full" or not passed:
         return []
@@ -406,6 +407,9 @@ def record_snapshots(target: Target, params: Params, plan: Plan, result: VerifyR
             check, state = passed.get(table.target), states.get(table.target)
             if check is None or state is None:
                 continue
+            if not check.kept_rows:
+                conn.execute(sql.SQL("DELETE FROM {}.kept WHERE schema_name = %s AND table_name = %s").format(
+                    sql.Identifier(STATE_SCHEMA)), [plan.schema, table.target])
             if state.holds(check.target_rows, check.target_checksum):
                 if state.snapshot_fingerprint != prints[table.target]:
                     conn.execute(sql.SQL("UPDATE {}.tables SET snapshot_fingerprint = %s "
