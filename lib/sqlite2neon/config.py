@@ -53,6 +53,7 @@ class Params:
     column_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     identifiers: str = "lower"
     orphans: str = "stop"
+    foreign_key_unique: bool = False
     bad_text: str = "replace"
     fail_on_rejects: bool = True
     accept_losses: list[str] = field(default_factory=list)

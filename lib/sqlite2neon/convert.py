@@ -146,7 +146,7 @@ class TableRead:
         text, text_fails = self._text(i, c)
         is_text, is_int, is_real, is_blob = (self._is(i, c, k) for k in ("text", "integer", "real", "blob"))
         t = c.pg_type
-        nothing = "NULL"
+        nothing = _typed_null(t)  # a column holding only NULLs still has a type: epoch_us(NULL) does not bind
 
         def choose(cases: list[tuple[str, str]], default: str = nothing) -> str:
             live = [(cond, v) for cond, v in cases if cond != "FALSE"]
@@ -243,6 +243,16 @@ class TableRead:
         # Every reason names its column: "code: not a whole number within bigint".
         reason = f"{sql_string(c.target + ': ')} || CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in cases) + " END"
         return Converted(value, failed, reason)
+
+
+def _typed_null(pg_type: str) -> str:
+    """A NULL of the DuckDB type the column's converted values have (see `_convert`'s branches)."""
+    if pg_type in INTEGER_RANGES:
+        duck = INTEGER_RANGES[pg_type]
+    else:
+        duck = {"double precision": "DOUBLE", "real": "DOUBLE", "boolean": "BOOLEAN", "timestamptz": "TIMESTAMP",
+                "timestamp": "TIMESTAMP", "date": "DATE", "bytea": "BLOB"}.get(pg_type, "VARCHAR")
+    return f"CAST(NULL AS {duck})"
 
 
 _KNOWN = {"text", "bigint", "integer", "smallint", "double precision", "real", "numeric", "boolean",

@@ -573,15 +573,18 @@ def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: 
 
 
 def _set_identity(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
-    """Set every sequence-backed column (identity or serial, ours or the app's) to the highest id,
-    so the app's next insert gets max + 1 rather than a key that is taken."""
+    """Set every sequence-backed column (identity or serial, ours or the app's) past the highest id, or
+    past SQLite's AUTOINCREMENT high-water mark when that is higher, so the app's next insert gets the
+    id SQLite would have given (empty tables included)."""
     qualified = sql.Identifier(plan.schema, table.target)
     for col in table.columns:
         seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [qualified.as_string(None), col.target]).fetchone()[0]
         if seq is None:
             continue
-        _run(conn, sql.SQL("SELECT setval({}, coalesce(max({}), 0) + 1, false) FROM {}").format(
-            sql.Literal(seq), sql.Identifier(col.target), qualified), result, target)
+        # AUTOINCREMENT never hands out an id again, even of a deleted row (https://www.sqlite.org/autoinc.html)
+        floor = table.autoincrement_seq if table.autoincrement_seq is not None and table.primary_key == [col.target] else 0
+        _run(conn, sql.SQL("SELECT setval({}, greatest(coalesce(max({}), 0), {}) + 1, false) FROM {}").format(
+            sql.Literal(seq), sql.Identifier(col.target), sql.Literal(floor), qualified), result, target)
 
 
 def _run(conn, stmt: sql.Composable, result: LoadResult, target: Target) -> None:

@@ -98,6 +98,7 @@ class TablePlan:
     unmapped_target: list[str] = field(default_factory=list)  # target columns no source column fills
     notes: list[str] = field(default_factory=list)
     losses: list[tuple[str, str, str, str]] = field(default_factory=list)  # (kind, name, reason, instead), to the Plan
+    autoincrement_seq: int | None = None  # AUTOINCREMENT: the identity continues after this (sqlite_sequence)
 
     def column(self, name: str) -> ColumnPlan:
         for col in self.columns:
@@ -349,6 +350,8 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
     _plan_foreign_keys(profile, tables, params)
     plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
     _plan_expressions(profile, plan, params)
+    for v in profile.virtual_tables:
+        plan.lose("virtual_table", v["name"], _virtual_reason(v), _virtual_instead(v))
     for t in profile.triggers:
         plan.lose("trigger", t["name"], f"a trigger on {t['table']}: triggers are not migrated",
                   "rewrite it as a PL/pgSQL trigger in Postgres, or do its work in the app")
@@ -358,6 +361,25 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
         table.losses = []
     plan.accept(params.accept_losses)
     return plan
+
+
+def _virtual_reason(v: dict) -> str:
+    shadows = f"; its shadow tables {', '.join(v['shadow_tables'])} are its storage, not data, and are not copied" \
+        if v["shadow_tables"] else ""
+    kind = "a full-text index" if v["module"].startswith("fts") else "a virtual table"
+    return f"{kind} (SQLite module {v['module']}), which Postgres has no equivalent of{shadows}"
+
+
+def _virtual_instead(v: dict) -> str:
+    if v["module"].startswith("fts"):
+        content = re.search(r"content\s*=\s*'([^']*)'", v["sql"] or "", re.I)
+        over = f" on {content.group(1)}" if content and content.group(1) else ""
+        return (f"full-text search in Postgres is a tsvector column with a GIN index{over}, e.g. ALTER TABLE t ADD "
+                "COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', coalesce(title, '') || ' ' || "
+                "coalesce(body, ''))) STORED; CREATE INDEX ON t USING gin (search); queries use @@ instead of MATCH")
+    if v["module"].startswith("rtree"):
+        return "PostGIS, or box/point columns with a GiST index"
+    return "recreate what it provides in Postgres by hand"
 
 
 def _check_overrides(profile: SourceProfile, params: Params) -> None:
@@ -381,8 +403,11 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
     table = TablePlan(
         source=tp.name, target=target_name(tp.name, params.identifiers), source_sql=tp.sql, rows=tp.rows,
         columns=columns, primary_key=[target_name(c, params.identifiers) for c in tp.primary_key],
-        has_rowid=not tp.without_rowid, notes=list(tp.notes), losses=lost,
+        has_rowid=not tp.without_rowid, notes=list(tp.notes), losses=lost, autoincrement_seq=tp.autoincrement_seq,
     )
+    if tp.autoincrement_seq is not None:
+        table.notes.append(f"AUTOINCREMENT: new ids continue after {tp.autoincrement_seq}, the highest SQLite "
+                           "ever handed out (sqlite_sequence), even if rows with the highest ids were deleted")
     if not tp.primary_key:
         table.notes.append("no primary key in SQLite: none in Postgres either")
     for ix in tp.indexes:
@@ -554,6 +579,8 @@ def _plan_foreign_keys(profile: SourceProfile, tables: list[TablePlan], params: 
                 table.losses.append(("foreign_key", name, f"it references {fk.ref_table}{fk.ref_columns}, "
                                      "a column that does not exist", "fix the declaration in SQLite"))
                 continue
+            if not fk.ref_unique and not _unique_parent_key(parent, ref_columns, fk, name, table, params):
+                continue
             name = pg_name(f"{table.target}_{'_'.join(columns)}_fkey")
             plan = ForeignKeyPlan(
                 name, columns, parent.target, ref_columns,
@@ -564,6 +591,27 @@ def _plan_foreign_keys(profile: SourceProfile, tables: list[TablePlan], params: 
             if plan.orphans:
                 _plan_orphans(table, plan, params)
             table.foreign_keys.append(plan)
+
+
+def _unique_parent_key(parent: TablePlan, ref_columns: list[str], fk, name: str, table: TablePlan,
+                       params: Params) -> bool:
+    """A foreign key to columns without a unique constraint (SQLite accepts the declaration, Postgres
+    does not): with `foreign_key_unique` and unique data in the parent, a unique index is added to the
+    parent and the key is created; otherwise the key is a listed loss. Decided before any data."""
+    referenced = f"{fk.ref_table}({', '.join(fk.ref_columns)})"
+    if params.foreign_key_unique and not fk.ref_duplicates:
+        index = pg_name(f"{parent.target}_{'_'.join(ref_columns)}_key")
+        if index not in {ix.name for ix in parent.indexes}:
+            parent.indexes.append(IndexPlan(index, list(ref_columns), True, None))
+            parent.notes.append(f"unique index {index} added for the foreign key {name}: the data of {referenced} "
+                                "is unique (foreign_key_unique)")
+        return True
+    data = (f"{fk.ref_duplicates} row(s) of {fk.ref_table} repeat a value" if fk.ref_duplicates
+            else f"its data is unique, so foreign_key_unique: true would add the unique constraint")
+    table.losses.append(("foreign_key", name, f"it references {referenced}, which is neither a primary key nor "
+                         f"unique: Postgres refuses such a foreign key ({data})",
+                         "make the referenced columns unique, or reference the parent's primary key"))
+    return False
 
 
 def _plan_orphans(table: TablePlan, fk: ForeignKeyPlan, params: Params) -> None:

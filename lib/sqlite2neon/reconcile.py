@@ -62,6 +62,8 @@ class Difference:
 
 @dataclass
 class TableDiff:
+    """One table compared: counts and checksums of both sides, and the rows that differ."""
+
     source_rows: int = 0  # every row in SQLite, rejected ones included
     target_rows: int | None = 0  # None: the target table could not be read (see `problem`)
     rejected_rows: int = 0
@@ -121,12 +123,14 @@ class _Sides:
         read = TableRead(self.table, self.bad_text, where)
         rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
-        nulls = "".join(f", count_if(s.c{i} IS NULL)" for i in range(len(self.table.columns)))
+        # DuckDB's count_if and sum over no rows are NULL, not 0: every aggregate is coalesced (an empty
+        # table, or a bucket of one rowid range that holds none of its rows)
+        nulls = "".join(f", coalesce(count_if(s.c{i} IS NULL), 0)" for i in range(len(self.table.columns)))
         bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
         return cursor.execute(
-            f"SELECT {bucket} AS b, count_if(NOT {rejected}), "
+            f"SELECT {bucket} AS b, coalesce(count_if(NOT {rejected}), 0), "
             f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
-            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), count_if({rejected}){nulls} "
+            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls} "
             f"FROM {read.relation()} {_within(kh, within)} {group}"
         ).fetchall()
 

@@ -67,6 +67,11 @@ class ForeignKey:
     on_delete: str
     on_update: str
     orphans: int = 0
+    # whether the referenced columns are the parent's primary key or a unique constraint (Postgres
+    # requires one: https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK);
+    # when not, how many parent rows repeat a key value (0: the data is unique)
+    ref_unique: bool = True
+    ref_duplicates: int = 0
 
 
 @dataclass
@@ -90,6 +95,9 @@ class TableProfile:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # CHECK expressions, as SQLite SQL
     notes: list[str] = field(default_factory=list)
+    # AUTOINCREMENT: the largest id SQLite ever handed out (sqlite_sequence), deleted rows included;
+    # None for a table without AUTOINCREMENT (https://www.sqlite.org/autoinc.html)
+    autoincrement_seq: int | None = None
 
     @property
     def primary_key(self) -> list[str]:
@@ -112,6 +120,8 @@ class SourceProfile:
     tables: list[TableProfile]
     views: list[dict[str, str]] = field(default_factory=list)
     triggers: list[dict[str, str]] = field(default_factory=list)
+    # virtual tables (FTS, R*Tree, ...): name, module, sql, shadow tables; not copied as tables
+    virtual_tables: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self, name: str) -> TableProfile:
         for table in self.tables:
@@ -239,10 +249,40 @@ def duckdb_type_for(declared: str) -> str:
     return "VARCHAR"
 
 
+# Suffixes of the shadow tables SQLite's virtual-table modules keep their data in (FTS3/4/5, R*Tree),
+# for a build of SQLite that does not know the module (https://www.sqlite.org/fts5.html section 9,
+# https://www.sqlite.org/fts3.html section 9, https://www.sqlite.org/rtree.html section 3.1).
+SHADOW_SUFFIXES = ("content", "data", "idx", "docsize", "config", "segments", "segdir", "stat", "node", "parent",
+                   "rowid")
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)", re.I | re.S)
+
+
+def virtual_tables(master: list[tuple]) -> list[dict[str, Any]]:
+    """The virtual tables among sqlite_master's rows (type, name, tbl_name, sql): name, module, sql and
+    the names of their shadow tables."""
+    tables = [r[1] for r in master if r[0] == "table"]
+    out = []
+    for kind, name, _, sql in master:
+        m = _VIRTUAL.match(sql or "") if kind == "table" else None
+        if m:
+            shadows = [t for t in tables if t.lower().startswith(name.lower() + "_")
+                       and t[len(name) + 1:].lower() in SHADOW_SUFFIXES]
+            out.append({"name": name, "module": m.group(1).lower(), "sql": sql, "shadow_tables": shadows})
+    return out
+
+
+def _ordinary_tables(master: list[tuple]) -> list[str]:
+    """Tables to migrate: not SQLite's own (sqlite_*), not virtual, not a virtual table's shadow."""
+    virtual = virtual_tables(master)
+    skip = {v["name"] for v in virtual} | {s for v in virtual for s in v["shadow_tables"]}
+    return [r[1] for r in master if r[0] == "table" and not r[1].startswith("sqlite_") and r[1] not in skip]
+
+
 def table_names(path: Path) -> list[str]:
+    """The tables `inspect_source` would migrate (ordinary tables, in schema order)."""
     con = open_source(path)
     try:
-        return [r[0] for r in sqlite(con, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY rowid")]
+        return _ordinary_tables(sqlite(con, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"))
     finally:
         con.close()
 
@@ -259,7 +299,7 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
                 "recover it with `sqlite3 app.db .recover | sqlite3 recovered.db` and migrate recovered.db")
         version = sqlite(con, "SELECT sqlite_version()")[0][0]
         master = sqlite(con, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
-        names = [r[1] for r in master if r[0] == "table" and not r[1].startswith("sqlite_")]
+        names = _ordinary_tables(master)
         if tables:
             missing = sorted(set(tables) - set(names))
             if missing:
@@ -271,11 +311,17 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
             raise SourceError(f"{path} holds no tables to migrate")
         sql_of = {r[1]: r[3] or "" for r in master}
         profiles = [_profile_table(con, name, sql_of[name]) for name in names]
+        if any(r[1] == "sqlite_sequence" for r in master):
+            seqs = {name: int(seq) for name, seq in sqlite(con, "SELECT name, seq FROM sqlite_sequence")}
+            for tp in profiles:
+                if re.search(r"\bAUTOINCREMENT\b", tp.sql, re.I):
+                    tp.autoincrement_seq = seqs.get(tp.name, 0)
         views = [{"name": r[1], "sql": r[3]} for r in master if r[0] == "view"]
         triggers = [{"name": r[1], "table": r[2], "sql": r[3]} for r in master if r[0] == "trigger"]
+        virtual = virtual_tables(master)
     finally:
         con.close()
-    return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers)
+    return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers, virtual)
 
 
 def _profile_table(con, name: str, sql: str) -> TableProfile:
@@ -427,7 +473,31 @@ def _foreign_keys(con, table: str) -> list[ForeignKey]:
                 key=lambda r: int(r[1]))]
             fk.ref_columns = pk
         fk.orphans = _orphans(con, table, fk)
+        fk.ref_unique, fk.ref_duplicates = _parent_key(con, fk)
     return list(grouped.values())
+
+
+def _parent_key(con, fk: ForeignKey) -> tuple[bool, int]:
+    """(the referenced columns are the parent's primary key or a non-partial unique index, parent rows
+    whose referenced values repeat another row's). SQLite accepts a foreign key to any columns and
+    fails only at DML time with foreign_keys on ("foreign key mismatch",
+    https://www.sqlite.org/foreignkeys.html section 3)."""
+    parent = sql_string(fk.ref_table)
+    wanted = set(fk.ref_columns)
+    try:
+        pk = {r[0] for r in sqlite(con, f"SELECT name FROM pragma_table_info({parent}) WHERE pk != '0'")}
+        if pk and pk == wanted:
+            return True, 0
+        for (index,) in sqlite(con, f"SELECT name FROM pragma_index_list({parent}) WHERE \"unique\" = '1' AND partial = '0'"):
+            if {r[0] for r in sqlite(con, f"SELECT name FROM pragma_index_info({sql_string(index)})")} == wanted:
+                return True, 0
+        cols = ", ".join(sqlite_ident(c) for c in fk.ref_columns)
+        not_null = " AND ".join(f"{sqlite_ident(c)} IS NOT NULL" for c in fk.ref_columns)
+        dup = sqlite(con, f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {sqlite_ident(fk.ref_table)} "
+                          f"WHERE {not_null} GROUP BY {cols} HAVING count(*) > 1)")
+        return False, int(dup[0][0])
+    except SourceError:
+        return True, 0  # the referenced table or column does not exist: reported by the plan
 
 
 def _orphans(con, table: str, fk: ForeignKey) -> int:
