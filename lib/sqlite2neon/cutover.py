@@ -100,8 +100,8 @@ class TableCatchUp:
     overwritten: int = 0  # conflicting rows made equal to SQLite (take_source)
     still_kept: int = 0  # rows an earlier cutover kept, changed on neither side since: left alone
     seconds: float = 0.0
-    changes: list[dict] = field(default_factory=list)  # SQLite's changes: {"key", "action": insert|update|delete}
-    conflicts: list[Conflict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list, repr=False)  # SQLite's: {"key", "action": insert|update|delete}
+    conflicts: list[Conflict] = field(default_factory=list, repr=False)
     carry: list[Difference] = field(default_factory=list, repr=False)  # SQLite's changes, to apply
     kept_keys: set[str] = field(default_factory=set, repr=False)  # canonical keys of the rows still kept
     loaded_by: str = field(default="", repr=False)  # the load run, whose rejected rows the catch-up's join
@@ -225,7 +225,7 @@ def catch_up(plan: Plan, target: Target, params: Params, *, source_path, run: st
         raise TargetError(f"catch-up failed and was rolled back: {scrub(one_line(exc), target.secrets)}") from None
     finally:
         src.close()
-    caught.seconds = time.monotonic() - started
+        caught.seconds = time.monotonic() - started
     return caught
 
 
