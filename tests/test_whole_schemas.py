@@ -213,3 +213,16 @@ def test_degenerate_shapes_through_the_cli_with_charts_report_and_cutover(projec
         assert {t["target"]: t["target_rows"] for t in summary["tables"]} == {
             "empty_one": 0, "one_row": 1, "all_null": 3, "keyless_empty": 0}
         assert (record_of(result) / "report.html").exists()
+
+
+@pytest.mark.parametrize("parent", [
+    "CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT UNIQUE)",
+    "CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT); CREATE UNIQUE INDEX p_code ON p (code)",
+    "CREATE TABLE p (code TEXT PRIMARY KEY, n INTEGER)",
+])
+def test_a_foreign_key_to_a_unique_or_primary_key_column_is_no_loss(tmp_path, params_for, pg, parent):
+    db = sqlite_file(tmp_path / "k.db", parent + "; CREATE TABLE c (id INTEGER PRIMARY KEY, code TEXT REFERENCES p (code));"
+                     "INSERT INTO p (code) VALUES ('a'); INSERT INTO c (code) VALUES ('a');")
+    the_plan, _, verified = migrate(params_for(db))
+    assert the_plan.losses == [] and verified.passed
+    assert pg.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0] == 1

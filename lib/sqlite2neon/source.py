@@ -485,10 +485,10 @@ def _parent_key(con, fk: ForeignKey) -> tuple[bool, int]:
     parent = sql_string(fk.ref_table)
     wanted = set(fk.ref_columns)
     try:
-        pk = {r[0] for r in sqlite(con, f"SELECT name FROM pragma_table_info({parent}) WHERE pk != '0'")}
+        pk = {r[0] for r in sqlite(con, f"SELECT name FROM pragma_table_info({parent}) WHERE pk > 0")}
         if pk and pk == wanted:
             return True, 0
-        for (index,) in sqlite(con, f"SELECT name FROM pragma_index_list({parent}) WHERE \"unique\" = '1' AND partial = '0'"):
+        for (index,) in sqlite(con, f"SELECT name FROM pragma_index_list({parent}) WHERE \"unique\" = 1 AND partial = 0"):
             if {r[0] for r in sqlite(con, f"SELECT name FROM pragma_index_info({sql_string(index)})")} == wanted:
                 return True, 0
         cols = ", ".join(sqlite_ident(c) for c in fk.ref_columns)
