@@ -226,3 +226,18 @@ def test_a_foreign_key_to_a_unique_or_primary_key_column_is_no_loss(tmp_path, pa
     the_plan, _, verified = migrate(params_for(db))
     assert the_plan.losses == [] and verified.passed
     assert pg.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0] == 1
+
+
+def test_g_with_full_text_tsvector_the_content_table_gets_a_searchable_column(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "g.db", G)
+    params = params_for(db, full_text="tsvector", accept_losses=["virtual_table:notes_fts", "trigger:notes_ai"])
+    the_plan, _, verified = migrate(params)
+
+    assert verified.passed, verified.to_json()
+    assert "tsvector column notes.notes_fts" in the_plan.losses[0].reason
+    found = pg.execute("SELECT id FROM notes WHERE notes_fts @@ to_tsquery('simple', 'eggs')").fetchall()
+    assert found == [(1,)]
+    assert pg.execute("SELECT count(*) FROM pg_indexes WHERE indexdef ILIKE '%USING gin (notes_fts)%'").fetchone()[0] == 1
+    # a row the app adds later is searchable too: Postgres computes the column
+    pg.execute("INSERT INTO notes (id, title, body) VALUES (3, 'recipes', 'bread flour')")
+    assert pg.execute("SELECT id FROM notes WHERE notes_fts @@ to_tsquery('simple', 'flour')").fetchall() == [(3,)]

@@ -24,6 +24,7 @@ IDENTIFIERS = ("lower", "snake_case", "preserve")
 ORPHANS = ("stop", "load", "null")
 BAD_TEXT = ("replace", "strip", "reject")
 VERIFY = ("full", "sample")
+FULL_TEXT = ("skip", "tsvector")
 # What the cutover does with rows changed in Postgres since the last sync (cutover.py).
 CONFLICTS = ("stop", "keep_target", "take_source")
 # Kinds of thing the plan may list as not arriving as it is in SQLite (plan.Loss), for accept_losses.
@@ -54,6 +55,7 @@ class Params:
     identifiers: str = "lower"
     orphans: str = "stop"
     foreign_key_unique: bool = False
+    full_text: str = "skip"
     bad_text: str = "replace"
     fail_on_rejects: bool = True
     accept_losses: list[str] = field(default_factory=list)
@@ -124,7 +126,8 @@ class Params:
         if self.if_exists not in IF_EXISTS:
             raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)}, not {self.if_exists!r}")
         for name, allowed in (("identifiers", IDENTIFIERS), ("orphans", ORPHANS), ("bad_text", BAD_TEXT),
-                              ("verify", VERIFY), ("conflicts", CONFLICTS)):
+                              ("verify", VERIFY), ("conflicts", CONFLICTS),
+                              ("full_text", FULL_TEXT)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):

@@ -271,6 +271,8 @@ def _finish(conn, plan: Plan, params: Params, target: Target, result: LoadResult
     for name, stmt in plan.foreign_keys():
         if name not in present:  # an earlier run may have built it
             _run(conn, stmt, result, target)
+    for stmt in plan.full_text_ddl():  # full_text: tsvector, computed by Postgres from the rows loaded
+        _run(conn, stmt, result, target)
     for table in plan.tables:
         _set_identity(conn, plan, table, result, target)
         _run(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(plan.schema, table.target)), result, target)

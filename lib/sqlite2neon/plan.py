@@ -127,6 +127,18 @@ class TablePlan:
 
 
 @dataclass
+class FullTextPlan:
+    """An FTS virtual table over a content table, carried (with `full_text: tsvector`) as a generated
+    tsvector column of that table with a GIN index (PostgreSQL docs, 12.2.2 "Creating Indexes")."""
+
+    virtual_table: str  # the SQLite FTS table
+    table: str  # the target table holding the text (the FTS table's content= table)
+    column: str  # the tsvector column added to it
+    columns: list[str]  # the target columns whose text it indexes
+    config: str = "simple"  # the text search configuration: no stemming, as FTS5's default tokenizer
+
+
+@dataclass
 class Loss:
     """Something that will not arrive in Postgres as it is in SQLite, decided by the plan before
     anything is written: `kind` (one of config.LOSS_KINDS), `name` (the object: a view, a trigger,
@@ -159,6 +171,7 @@ class Plan:
     tables: list[TablePlan]  # in load order: referenced tables first
     views: list[ViewPlan] = field(default_factory=list)
     losses: list[Loss] = field(default_factory=list)
+    full_text: list[FullTextPlan] = field(default_factory=list)
     identifiers: str = "lower"
     bad_text: str = "replace"
 
@@ -212,7 +225,8 @@ class Plan:
             tables.append(TablePlan(**t))
         views = [ViewPlan(**v) for v in raw.pop("views", [])]
         losses = [Loss(**x) for x in raw.pop("losses", [])]
-        return cls(tables=tables, views=views, losses=losses, **raw)
+        full_text = [FullTextPlan(**x) for x in raw.pop("full_text", [])]
+        return cls(tables=tables, views=views, losses=losses, full_text=full_text, **raw)
 
     def creates(self, table: TablePlan) -> list[sql.Composed]:
         """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet."""
@@ -273,12 +287,27 @@ class Plan:
         return [(v, sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
             sql.Identifier(self.schema, v.target), sql.SQL(v.sql))) for v in self.views if v.sql]
 
+    def full_text_ddl(self) -> list[sql.Composed]:
+        """The tsvector columns and their GIN indexes (`full_text: tsvector`), each safe to run again."""
+        out = []
+        for f in self.full_text:
+            q = sql.Identifier(self.schema, f.table)
+            text = sql.SQL(" || ' ' || ").join(sql.SQL("coalesce({}::text, '')").format(sql.Identifier(c))
+                                                for c in f.columns)
+            out.append(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} tsvector GENERATED ALWAYS AS "
+                               "(to_tsvector({}::regconfig, {})) STORED").format(
+                q, sql.Identifier(f.column), sql.Literal(f.config), text))
+            out.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin ({})").format(
+                sql.Identifier(pg_name(f"{f.table}_{f.column}_idx")), q, sql.Identifier(f.column)))
+        return out
+
     def ddl_text(self) -> str:
         statements = [s for t in self.tables for s in self.creates(t)]
         for t in self.tables:
             statements += [stmt for _, stmt in self.keys_and_indexes(t)]
             statements += [stmt for _, stmt in self.check_constraints(t)]
         statements += [stmt for _, stmt in self.foreign_keys()]
+        statements += self.full_text_ddl()
         statements += [stmt for _, stmt in self.view_ddl()]
         return ";\n\n".join(s.as_string(None) for s in statements) + ";\n"
 
@@ -351,7 +380,11 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
     plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
     _plan_expressions(profile, plan, params)
     for v in profile.virtual_tables:
-        plan.lose("virtual_table", v["name"], _virtual_reason(v), _virtual_instead(v))
+        carried = _plan_full_text(plan, v, params)
+        plan.lose("virtual_table", v["name"], _virtual_reason(v) + (
+            f"; carried as the tsvector column {carried.table}.{carried.column} with a GIN index (full_text: "
+            "tsvector): queries use @@ instead of MATCH, and words are split and ranked differently" if carried else ""),
+            _virtual_instead(v) if not carried else "query the tsvector column with to_tsquery / websearch_to_tsquery")
     for t in profile.triggers:
         plan.lose("trigger", t["name"], f"a trigger on {t['table']}: triggers are not migrated",
                   "rewrite it as a PL/pgSQL trigger in Postgres, or do its work in the app")
@@ -361,6 +394,42 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
         table.losses = []
     plan.accept(params.accept_losses)
     return plan
+
+
+def _plan_full_text(plan: Plan, v: dict, params: Params) -> FullTextPlan | None:
+    """With `full_text: tsvector`, an FTS3/4/5 table over a migrated content table (`content='t'`)
+    becomes a tsvector column of that table; None when not asked or not possible."""
+    if params.full_text != "tsvector" or not v["module"].startswith("fts"):
+        return None
+    content = re.search(r"content\s*=\s*'([^']+)'", v["sql"] or "", re.I)
+    columns = _fts_columns(v["sql"] or "")
+    try:
+        table = plan.table(content.group(1)) if content else None
+        targets = [table.column(c).target for c in columns] if table else []
+    except KeyError:
+        return None
+    if table is None or not targets or (table.exists and not table.owned):
+        return None
+    name = target_name(v["name"], params.identifiers)
+    if name in {c.target for c in table.columns}:
+        name = pg_name(f"{name}_tsv")
+    carried = FullTextPlan(v["name"], table.target, name, targets)
+    plan.full_text.append(carried)
+    return carried
+
+
+def _fts_columns(create_sql: str) -> list[str]:
+    """The indexed columns of `CREATE VIRTUAL TABLE x USING fts5(a, b, content='t', ...)`: the
+    arguments that are names, not `option=value` (https://www.sqlite.org/fts5.html section 4)."""
+    m = re.search(r"\bUSING\s+\w+\s*\((.*)\)\s*;?\s*$", create_sql, re.I | re.S)
+    if not m:
+        return []
+    out = []
+    for arg in m.group(1).split(","):
+        arg = arg.strip()
+        if arg and "=" not in arg:
+            out.append(arg.split()[0].strip('"`[]'))
+    return out
 
 
 def _virtual_reason(v: dict) -> str:
