@@ -339,21 +339,35 @@ def _timings(summary: dict | None, load: dict | None, verify: dict | None, absen
 
 
 def _cutover(run_dir: Path) -> str:
-    """A cutover run's catch-up, API checks and closing checklist (nothing for other runs)."""
+    """A cutover run's catch-up (what SQLite changed, the conflicts with Postgres' own changes and how
+    they were resolved), API checks and closing checklist; nothing for other runs."""
     outcome, why = _load(run_dir / "cutover.json")
     if outcome is None:
         return "" if why == "missing" else f'<h2>Cutover</h2><p class="missing">cutover.json is {_e(why)}.</p>'
-    tables = (outcome.get("catch_up") or {}).get("tables") or []
-    rows = [[t.get("table"), _n(t.get("inserted")), _n(t.get("updated")), _n(t.get("deleted")), _n(t.get("rejected"))]
-            for t in tables]
-    out = ["<h2>Cutover</h2>", "<h3>Rows carried over since the load</h3>",
-           _table(["table", "inserted", "updated", "deleted", "rejected"], rows, numeric={1, 2, 3, 4})]
+    caught = outcome.get("catch_up") or {}
+    tables = caught.get("tables") or []
+    rows = [[_e(t.get("table")), _n(t.get("inserted")), _n(t.get("updated")), _n(t.get("deleted")), _n(t.get("rejected")),
+             _n(t.get("kept")), _n(t.get("overwritten"))] for t in tables]
+    out = ["<h2>Cutover</h2>"]
+    if outcome.get("dry_run"):
+        out.append('<p class="error"><b>Dry run: nothing was applied.</b> The counts are what the catch-up would '
+                   "write.</p>")
+    out += ["<h3>Rows carried over since the last sync</h3>",
+            _table(["table", "inserted", "updated", "deleted", "rejected", "conflicts kept (Postgres' version)",
+                    "conflicts overwritten (SQLite's version)"], rows, raw=True, numeric={1, 2, 3, 4, 5, 6})]
+    conflicts = [(t.get("table"), c) for t in tables for c in t.get("conflicts") or []]
+    if conflicts:
+        out.append(f"<h3>Conflicts: rows changed in Postgres since the last sync ({len(conflicts)})</h3>")
+        out.append(_table(["table", "key", "in SQLite", "in Postgres", "resolution"],
+                          [[_e(t), _e(c.get("key")), _e(c.get("sqlite")), _e(c.get("postgres")), _e(c.get("resolution"))]
+                           for t, c in conflicts[:200]], raw=True))
     api = outcome.get("api") or []
-    out.append("<h3>The app's API</h3>")
-    out.append(_table(["check", "status", "detail"],
-                      [[_e(c.get("name")), f'<span class="{_e(c.get("status"))}">{_e(c.get("status"))}</span>',
-                        _e(c.get("detail"))] for c in api], raw=True)
-               if api else '<p class="missing">api_url was not set: not checked.</p>')
+    if not outcome.get("dry_run"):
+        out.append("<h3>The app's API</h3>")
+        out.append(_table(["check", "status", "detail"],
+                          [[_e(c.get("name")), f'<span class="{_e(c.get("status"))}">{_e(c.get("status"))}</span>',
+                            _e(c.get("detail"))] for c in api], raw=True)
+                   if api else '<p class="missing">Not checked: api_url was not set, or nothing was applied.</p>')
     checklist = run_dir / "checklist.md"
     if checklist.exists():
         out.append(f"<h3>Closing checklist</h3><pre class=checklist>{_e(checklist.read_text())}</pre>")
