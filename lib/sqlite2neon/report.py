@@ -349,10 +349,14 @@ def _cutover(run_dir: Path) -> str:
     rows = [[_e(t.get("table")), _n(t.get("inserted")), _n(t.get("updated")), _n(t.get("deleted")), _n(t.get("rejected")),
              _n(t.get("kept")), _n(t.get("overwritten"))] for t in tables]
     out = ["<h2>Cutover</h2>"]
+    applied = caught.get("applied", not outcome.get("dry_run"))
     if outcome.get("dry_run"):
         out.append('<p class="error"><b>Dry run: nothing was applied.</b> The counts are what the catch-up would '
                    "write.</p>")
-    out += ["<h3>Rows carried over since the last sync</h3>",
+    elif not applied:
+        out.append('<p class="error"><b>Stopped by conflicts: nothing was applied.</b> Set conflicts to keep_target '
+                   "or take_source (below) and run the cutover again.</p>")
+    out += [f"<h3>Rows {'carried over' if applied else 'SQLite changed'} since the last sync</h3>",
             _table(["table", "inserted", "updated", "deleted", "rejected", "conflicts kept (Postgres' version)",
                     "conflicts overwritten (SQLite's version)"], rows, raw=True, numeric={1, 2, 3, 4, 5, 6})]
     conflicts = [(t.get("table"), c) for t in tables for c in t.get("conflicts") or []]
