@@ -49,6 +49,9 @@ class ColumnProfile:
     nul_values: int = 0  # text values holding a NUL character (Postgres text cannot)
     bad_utf8_values: int = 0  # text values that are not valid UTF-8
     generated: str | None = None  # the SQLite expression of a generated column
+    # how SQLite compares its text: BINARY, NOCASE, RTRIM, or the name of a collation the app defines
+    # (https://www.sqlite.org/datatype3.html section 7); None: BINARY, the default
+    collation: str | None = None
 
     @property
     def nulls(self) -> int:
@@ -76,12 +79,22 @@ class ForeignKey:
 
 @dataclass
 class IndexProfile:
+    """An index, from PRAGMA index_list and index_xinfo (https://www.sqlite.org/pragma.html#pragma_index_xinfo)
+    and its CREATE INDEX statement, parsed with sqlglot. The lists run over the key columns, in order:
+    `columns` names each (None for an expression: index_xinfo's cid -2), `expressions` holds an
+    expression's SQLite SQL (None for a column, or when the statement could not be read), `collations`
+    the collation each key compares with (BINARY, NOCASE, RTRIM or the app's), `descending` its order."""
+
     name: str
-    columns: list[str]
+    columns: list[str | None]
     unique: bool
     origin: str  # "c" created by CREATE INDEX, "u" UNIQUE constraint, "pk" primary key
     partial: bool
     sql: str | None
+    expressions: list[str | None] = field(default_factory=list)
+    collations: list[str] = field(default_factory=list)
+    descending: list[bool] = field(default_factory=list)
+    where: str | None = None  # a partial index's condition, as SQLite SQL
 
 
 @dataclass
@@ -349,6 +362,7 @@ def _profile_table(con, name: str, sql: str) -> TableProfile:
         col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
         col.min, col.max = (_shown(v, col.stored_classes) for v in vals[5:7])
     _count_hints(con, name, columns)
+    _collations(con, name, columns)
     table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name))
     _read_definition(table)
     return table
@@ -454,9 +468,90 @@ def _indexes(con, table: str) -> list[IndexProfile]:
     lst = sqlite(con, f"SELECT name, \"unique\", origin, partial FROM pragma_index_list({sql_string(table)})")
     sql_rows = dict(sqlite(con, f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = {sql_string(table)}"))
     for name, unique, origin, partial in lst:
-        cols = sqlite(con, f"SELECT name FROM pragma_index_info({sql_string(name)}) ORDER BY seqno")
-        out.append(IndexProfile(name, [c[0] for c in cols], unique == "1", origin, partial == "1", sql_rows.get(name)))
+        keys = sqlite(con, f"SELECT name, cid, \"desc\", coll FROM pragma_index_xinfo({sql_string(name)}) "
+                           "WHERE key = 1 ORDER BY seqno")
+        ix = IndexProfile(name, [k[0] for k in keys], unique == "1", origin, partial == "1", sql_rows.get(name),
+                          [None] * len(keys), [(k[3] or "BINARY").upper() for k in keys], [k[2] == "1" for k in keys])
+        _read_index_sql(ix, [int(k[1]) == -2 for k in keys])
+        out.append(ix)
     return out
+
+
+def _read_index_sql(ix: IndexProfile, is_expression: list[bool]) -> None:
+    """The expressions and WHERE condition of a CREATE INDEX statement, parsed with sqlglot; an
+    expression that cannot be read stays None (the plan lists its index as a loss)."""
+    import sqlglot
+    from sqlglot import exp
+
+    if not ix.sql:
+        return
+    try:
+        tree = sqlglot.parse_one(ix.sql, read="sqlite")
+    except sqlglot.errors.ParseError:
+        tree = None
+    params = tree.this.args.get("params") if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Index) else None
+    keys = params.args.get("columns") or [] if params else []
+    if params is None or len(keys) != len(is_expression):
+        if ix.partial:  # the condition is all that follows WHERE
+            m = re.search(r"\bWHERE\b(.*)$", ix.sql, re.I | re.S)
+            ix.where = m.group(1).strip().rstrip(";").strip() if m else None
+        return
+    for i, key in enumerate(keys):
+        node = key.this if isinstance(key, exp.Ordered) else key
+        if isinstance(node, exp.Collate):  # index_xinfo gives the collation
+            node = node.this
+        while isinstance(node, exp.Paren):  # the DDL puts its own around each expression
+            node = node.this
+        if is_expression[i]:
+            ix.expressions[i] = node.sql(dialect="sqlite")
+    where = params.args.get("where")
+    if where is not None:
+        ix.where = where.this.sql(dialect="sqlite")
+
+
+def _collations(con, table: str, columns: list[ColumnProfile]) -> None:
+    """Each column's collation, as SQLite itself applies it: a value compared through the column's
+    collation, 'a' = 'A' holds under NOCASE, 'a ' = 'a' under RTRIM. The column's collation reaches
+    the comparison through the leftmost SELECT of a compound (https://www.sqlite.org/datatype3.html
+    section 7.1), so no statement has to be parsed. A collation the app defines fails the query and
+    is named by SQLite's error."""
+    if not columns:
+        return
+    found = _compare_collations(con, table, columns)
+    if found is None:
+        for col in columns:
+            one = _compare_collations(con, table, [col])
+            col.collation = one[0] if one else _unknown_collation(con, table, col)
+        return
+    for col, collation in zip(columns, found):
+        col.collation = collation
+
+
+def _compare_collations(con, table: str, columns: list[ColumnProfile]) -> list[str | None] | None:
+    names = ", ".join(f"{sqlite_ident(c.name)} AS c{i}" for i, c in enumerate(columns))
+    folded, padded = (", ".join([probe] * len(columns)) for probe in ("'a'", "'a '"))
+    inner = f"SELECT {names} FROM {sqlite_ident(table)} WHERE 0 UNION ALL SELECT {folded} UNION ALL SELECT {padded}"
+    sums = ", ".join(f"sum(c{i} = 'A') AS folded{i}, sum(c{i} = 'a') AS padded{i}" for i in range(len(columns)))
+    try:
+        row = sqlite(con, f"SELECT {sums} FROM ({inner})")[0]
+    except SourceError:
+        return None
+    out: list[str | None] = []
+    for i in range(len(columns)):
+        folded, padded = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+        out.append("NOCASE" if folded else "RTRIM" if padded == 2 else None)
+    return out
+
+
+def _unknown_collation(con, table: str, col: ColumnProfile) -> str:
+    """The name of the app's collation SQLite does not know, from its error."""
+    try:
+        sqlite(con, f"SELECT {sqlite_ident(col.name)} = 'a' FROM {sqlite_ident(table)} LIMIT 0")
+    except SourceError as exc:
+        m = re.search(r"no such collation sequence: (\S+)", str(exc))
+        if m:
+            return m.group(1).upper()
+    return "UNKNOWN"
 
 
 def _foreign_keys(con, table: str) -> list[ForeignKey]:
