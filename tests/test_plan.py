@@ -198,7 +198,8 @@ def test_columns_whose_names_collide_when_lower_cased_are_a_config_error(tmp_pat
     ("created_at DATETIME DEFAULT CURRENT_TIMESTAMP", "timestamptz", "now()"),
     ("created_at TIMESTAMP NOT NULL DEFAULT (CURRENT_TIMESTAMP)", "timestamptz", "now()"),
     ("created_at TEXT DEFAULT (datetime('now'))", "text", "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"),
-    ("created_on DATE DEFAULT CURRENT_TIMESTAMP", "date", "CURRENT_DATE"),
+    # SQLite's date is UTC's; Postgres' CURRENT_DATE would be the session TimeZone's
+    ("created_on DATE DEFAULT CURRENT_TIMESTAMP", "date", "(now() AT TIME ZONE 'UTC')::date"),
 ])
 def test_default_current_timestamp_becomes_now(tmp_path, declaration, pg_type, default):
     path = make_sqlite(tmp_path / "d.db", f"CREATE TABLE notes (id INTEGER PRIMARY KEY, {declaration});")
@@ -301,3 +302,34 @@ def test_existing_not_null_target_column_nothing_fills_stops_the_plan(demo_profi
     existing = {"mental_items": {"id": TargetColumn("text", False, False), "owner": TargetColumn("text", False, False)}}
     with pytest.raises(ConfigError, match="mental_items.owner is NOT NULL"):
         plan_schema(demo_profile, Params(), existing)
+
+
+# --- collations and expression indexes in the DDL ----------------------------------------------------
+
+def test_nocase_column_is_citext_collate_c_after_the_extension(tmp_path):
+    path = make_sqlite(tmp_path / "n.db", """
+        CREATE TABLE nodes (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE UNIQUE, code TEXT);
+        CREATE UNIQUE INDEX nodes_code ON nodes (code COLLATE NOCASE);
+    """)
+    plan = plan_of(path)
+    creates = [s.as_string(None) for s in plan.creates(plan.table("nodes"))]
+    assert creates[0].startswith("DO $$") and "CREATE EXTENSION IF NOT EXISTS citext" in creates[0]
+    assert '"name" citext COLLATE "C",\n    "code" text\n' in creates[1]  # only the NOCASE column
+    ddl = plan.ddl_text()
+    assert 'CREATE UNIQUE INDEX "nodes_name_key" ON "public"."nodes" ("name")' in ddl  # citext keeps it NOCASE
+    assert 'CREATE UNIQUE INDEX "nodes_code" ON "public"."nodes" ((lower(("code")::text COLLATE "C")))' in ddl
+    assert plan.losses == []
+
+
+def test_expression_index_is_translated_over_the_target_names(tmp_path):
+    path = make_sqlite(tmp_path / "x.db", """
+        CREATE TABLE "Sites" ("SiteId" INTEGER PRIMARY KEY, "Code" TEXT NOT NULL, "Rank" INTEGER);
+        CREATE UNIQUE INDEX "sites#code" ON "Sites" (lower("Code"));
+        CREATE INDEX sites_rank ON "Sites" (abs("Rank") DESC, "Code") WHERE "Rank" IS NOT NULL;
+    """)
+    plan = plan_of(path)
+    ddl = plan.ddl_text()
+    assert 'CREATE UNIQUE INDEX "sites#code" ON "public"."sites" ((LOWER("code")))' in ddl
+    assert 'CREATE INDEX "sites_rank" ON "public"."sites" ((ABS("rank")) DESC, "code") WHERE NOT "rank" IS NULL' in ddl
+    assert plan.losses == []
+    assert Plan.from_json(plan.to_json()) == plan

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from .config import Params
 from .errors import ConfigError, LossesNotAccepted
-from .source import ColumnProfile, SourceProfile, TableProfile
+from .source import ColumnProfile, IndexProfile, SourceProfile, TableProfile
 
 if TYPE_CHECKING:
     from .translate import Names
@@ -45,14 +45,24 @@ class ColumnPlan:
     nul_values: int = 0
     bad_utf8_values: int = 0
     generated: str | None = None  # Postgres expression when Postgres computes the column (not loaded)
+    declared_collation: str | None = None  # SQLite's: NOCASE, RTRIM, the app's; None for BINARY
+    pg_collation: str | None = None  # the COLLATE of the Postgres column ("C" under citext for NOCASE)
 
 
 @dataclass
 class IndexPlan:
+    """An index the load builds after the data. Per key, in order: `columns` names the target column
+    ("" for an expression), `expressions` holds Postgres SQL that replaces the plain column (an
+    expression index's translated expression, or a column compared with another collation than its
+    own: lower("code" COLLATE "C") for NOCASE), None for the column itself; `descending` its order.
+    `where`: a partial index's condition, in Postgres SQL once translated."""
+
     name: str
     columns: list[str]
     unique: bool
     where: str | None = None
+    expressions: list[str | None] = field(default_factory=list)
+    descending: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -73,11 +83,18 @@ class ForeignKeyPlan:
 
 @dataclass
 class ViewPlan:
+    """A SQLite view in Postgres: `sql` is its SELECT (None when it cannot be translated, `reason` says
+    why: the construct and where); `reads` names the views (source names) it selects from, which are
+    created before it; `columns` its output columns as translate.ViewColumn gives them (name, pg_type,
+    origin: affinity, convert, text_form), which verification reads."""
+
     source: str
     target: str
     source_sql: str
     sql: str | None  # the SELECT in Postgres SQL; None when it cannot be translated
     reason: str = ""
+    reads: list[str] = field(default_factory=list)
+    columns: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -229,12 +246,14 @@ class Plan:
         return cls(tables=tables, views=views, losses=losses, full_text=full_text, **raw)
 
     def creates(self, table: TablePlan) -> list[sql.Composed]:
-        """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet."""
+        """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet; first
+        the citext extension when a column needs it (COLLATE NOCASE)."""
         if table.exists:
             return []
         q = sql.Identifier(self.schema, table.target)
-        return [create_table(self.schema, table),
-                sql.SQL("COMMENT ON TABLE {} IS {}").format(q, sql.Literal(OWNED_MARK + table.source))]
+        needs = [CITEXT_DDL] if any(c.pg_type == "citext" for c in table.columns) else []
+        return needs + [create_table(self.schema, table),
+                        sql.SQL("COMMENT ON TABLE {} IS {}").format(q, sql.Literal(OWNED_MARK + table.source))]
 
     def keys_and_indexes(self, table: TablePlan) -> list[tuple[str, sql.Composed]]:
         """(index name, DDL) for the primary key and indexes, built after the data; none for a table
@@ -250,7 +269,7 @@ class Plan:
         for ix in table.indexes:
             out.append((ix.name, sql.SQL("CREATE {}INDEX {} ON {} ({}){}").format(
                 sql.SQL("UNIQUE " if ix.unique else ""), sql.Identifier(ix.name), q,
-                sql.SQL(", ").join(map(sql.Identifier, ix.columns)),
+                sql.SQL(", ").join(_index_keys(ix)),
                 sql.SQL(" WHERE " + ix.where) if ix.where else sql.SQL(""),
             )))
         return out
@@ -284,8 +303,25 @@ class Plan:
         return out
 
     def view_ddl(self) -> list[tuple[ViewPlan, sql.Composed]]:
+        """(view, CREATE OR REPLACE VIEW) for every translated view, each after the views it reads
+        (the plan keeps them in that order; a plan.json edited by hand is put in order again)."""
+        created = {v.source: v for v in self.views if v.sql}
+        ordered: list[ViewPlan] = []
+        visiting: set[str] = set()
+
+        def visit(view: ViewPlan) -> None:
+            if view in ordered or view.source in visiting:
+                return
+            visiting.add(view.source)
+            for name in view.reads:
+                if name in created:
+                    visit(created[name])
+            ordered.append(view)
+
+        for view in created.values():
+            visit(view)
         return [(v, sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
-            sql.Identifier(self.schema, v.target), sql.SQL(v.sql))) for v in self.views if v.sql]
+            sql.Identifier(self.schema, v.target), sql.SQL(v.sql))) for v in ordered]
 
     def full_text_ddl(self) -> list[sql.Composed]:
         """The tsvector columns and their GIN indexes (`full_text: tsvector`), each safe to run again."""
@@ -312,10 +348,31 @@ class Plan:
         return ";\n\n".join(s.as_string(None) for s in statements) + ";\n"
 
 
+# citext for COLLATE NOCASE, created once: two tables loading at once would both try, and the second
+# CREATE EXTENSION would fail on the catalog's unique index; the lock makes the second wait and skip.
+CITEXT_DDL = sql.SQL(
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citext') THEN "
+    "PERFORM pg_advisory_xact_lock(hashtext('sqlite2neon: CREATE EXTENSION citext')); "
+    "CREATE EXTENSION IF NOT EXISTS citext; END IF; END $$")
+
+
+def _index_keys(ix: IndexPlan) -> list[sql.Composable]:
+    keys = []
+    for i, column in enumerate(ix.columns):
+        expression = ix.expressions[i] if i < len(ix.expressions) else None
+        key = sql.SQL("({})").format(sql.SQL(expression)) if expression else sql.Identifier(column)
+        keys.append(sql.SQL("{} DESC").format(key) if i < len(ix.descending) and ix.descending[i] else key)
+    return keys
+
+
 def create_table(schema: str, table: TablePlan) -> sql.Composed:
+    """CREATE TABLE for a planned table: each column's type (and collation), identity or generated
+    expression, NOT NULL and default. Keys, indexes and checks come after the data (keys_and_indexes)."""
     cols = []
     for c in table.columns:
         parts = [sql.Identifier(c.target), sql.SQL(c.pg_type)]
+        if c.pg_collation:
+            parts.append(sql.SQL("COLLATE {}").format(sql.Identifier(c.pg_collation)))
         if c.identity:
             parts.append(sql.SQL("GENERATED BY DEFAULT AS IDENTITY"))
         if c.generated is not None:
@@ -361,10 +418,12 @@ def match_key(name: str) -> str:
 
 
 def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict[str, "TargetColumn"]] | None = None,
-                owned: set[str] | frozenset = frozenset()) -> Plan:
+                owned: set[str] | frozenset = frozenset(), text_support: "TextSupport | None" = None) -> Plan:
     """Decide every table and column. `existing` maps target tables already present to their columns;
-    `owned` names those an earlier run created."""
+    `owned` names those an earlier run created; `text_support` says what the target offers for
+    COLLATE NOCASE (target_text_support; None: citext and ASCII-only folding, as on the embedded server)."""
     existing = existing or {}
+    text_support = text_support or TextSupport()
     _check_overrides(profile, params)
     seen: dict[str, str] = {}
     tables = []
@@ -375,7 +434,7 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
                 f"tables {seen[name]!r} and {tp.name!r} both become {name!r} in Postgres with "
                 f"identifiers={params.identifiers}; use identifiers=preserve or rename one in the source")
         seen[name] = tp.name
-        tables.append(_plan_table(tp, params, existing.get(name), name in owned))
+        tables.append(_plan_table(tp, params, existing.get(name), name in owned, text_support))
     _plan_foreign_keys(profile, tables, params)
     plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
     _plan_expressions(profile, plan, params)
@@ -459,12 +518,13 @@ def _check_overrides(profile: SourceProfile, params: Params) -> None:
             raise ConfigError(f"column_overrides names {key!r}, which is not a column of the source")
 
 
-def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColumn"] | None, owned: bool) -> TablePlan:
+def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColumn"] | None, owned: bool,
+                text_support: "TextSupport | None" = None) -> TablePlan:
     columns = []
     seen: dict[str, str] = {}
     lost: list[tuple[str, str, str, str]] = []
     for cp in tp.columns:
-        col = _plan_column(tp, cp, params, lost)
+        col = _plan_column(tp, cp, params, lost, text_support or TextSupport())
         if col.target in seen:
             raise ConfigError(f"columns {seen[col.target]!r} and {cp.name!r} of {tp.name!r} both become {col.target!r}")
         seen[col.target] = cp.name
@@ -481,24 +541,18 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         table.notes.append("no primary key in SQLite: none in Postgres either")
     for ix in tp.indexes:
         if ix.origin == "pk":
+            _check_key_collations(tp, ix, table)
             continue
-        if any(c is None for c in ix.columns):
-            table.losses.append(("index", ix.name, f"an index on an expression, not translated: {ix.sql}",
-                                 "create it in Postgres by hand"))
-            continue
-        name = ix.name if ix.origin == "c" else f"{tp.name}_{'_'.join(ix.columns)}_key"
-        where = None
-        if ix.partial:
-            m = re.search(r"\bWHERE\b(.*)$", ix.sql or "", re.I | re.S)
-            where = m.group(1).strip().rstrip(";") if m else None
-        table.indexes.append(IndexPlan(target_name(name, params.identifiers),
-                                       [target_name(c, params.identifiers) for c in ix.columns], ix.unique, where))
+        planned = _plan_index(tp, ix, table, params)
+        if planned is not None:
+            table.indexes.append(planned)
     if target is not None:
         _adopt_existing(table, target, owned, params)
     return table
 
 
-def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list) -> ColumnPlan:
+def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list,
+                 text_support: "TextSupport | None" = None) -> ColumnPlan:
     declared = cp.declared_type.upper()
     pg_type, convert, notes = _choose_type(cp, declared)
     override = params.column_overrides.get(f"{tp.name}.{cp.name}", {})
@@ -517,12 +571,12 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
     if len(cp.stored_classes) > 1:
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
-    default = _translate_default(cp.default, pg_type, notes)
-    if cp.default is not None and default is None:
-        reason = f"DEFAULT {cp.default} has no Postgres translation for a {pg_type} column"
-        lost.append(("default", f"{tp.name}.{cp.name}", reason, "set the default in Postgres by hand, or in the app"))
+    pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
+    default = _translate_default(tp, cp, pg_type, convert, notes, lost)
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
-                      default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values)
+                      default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
+                      declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
+                      pg_collation=pg_collation)
 
 
 def _bad_text_action(params: Params) -> str:
@@ -592,40 +646,212 @@ def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
     return "none"
 
 
-_NOW_DEFAULTS = re.compile(
-    r"^\(?\s*(CURRENT_TIMESTAMP|unixepoch\(\s*\)|strftime\(\s*'%s'\s*,\s*'now'\s*\)|datetime\(\s*'now'\s*\))\s*\)?$", re.I
-)
+def _translate_default(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, notes: list[str],
+                       lost: list) -> str | None:
+    """The column's DEFAULT in Postgres (translate.translate_default): the value SQLite stores for a row
+    that omits the column, as the load converts it; one with no faithful translation is a listed loss."""
+    from .translate import translate_default
 
-
-def _translate_default(default: str | None, pg_type: str, notes: list[str]) -> str | None:
-    if default is None:
+    if cp.default is None:
         return None
-    d = default.strip()
-    if _NOW_DEFAULTS.match(d):
-        if pg_type in ("timestamptz", "timestamp", "date"):
-            return {"timestamptz": "now()", "timestamp": "(now() AT TIME ZONE 'UTC')", "date": "CURRENT_DATE"}[pg_type]
-        if pg_type == "bigint":
-            return "(extract(epoch from now()))::bigint"
-        if pg_type == "text":
-            return "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
-    if d.upper() == "NULL":
-        return "NULL"
-    literal = re.fullmatch(r"\(?\s*([+-]?\d+(\.\d+)?)\s*\)?", d)
-    if literal:
-        number = literal.group(1)
-        if pg_type == "boolean" and number in ("0", "1"):
-            return "true" if number == "1" else "false"
-        if pg_type in ("bigint", "integer", "smallint", "double precision", "real") or pg_type.startswith("numeric"):
-            return number
-        if pg_type == "text":
-            return sql.Literal(number).as_string(None)
-    text = re.fullmatch(r"'((?:[^']|'')*)'", d)
-    if text and pg_type in ("text", "jsonb", "date", "timestamptz", "bytea") or text and pg_type.startswith("numeric"):
-        cast = "" if pg_type == "text" else f"::{pg_type}"
-        return sql.Literal(text.group(1).replace("''", "'")).as_string(None) + cast
-    if d.upper() in ("TRUE", "FALSE") and pg_type == "boolean":
-        return d.lower()
+    done = translate_default(cp.default, cp.declared_type, pg_type, convert)
+    if done.sql is None:
+        lost.append(("default", f"{tp.name}.{cp.name}", f"DEFAULT {cp.default}: {done.reason}",
+                     "set the default in Postgres by hand, or in the app"))
+    elif done.note:
+        notes.append(done.note)
+    return done.sql
+
+
+# --- collations and indexes -------------------------------------------------------------------------
+
+@dataclass
+class TextSupport:
+    """What the target offers for SQLite's COLLATE NOCASE, which folds A-Z to a-z and nothing else
+    (https://www.sqlite.org/datatype3.html section 7.1). NOCASE columns become `citext COLLATE "C"`:
+    citext compares through lower() (https://www.postgresql.org/docs/current/citext.html), and its
+    equality and hashing use the database's default collation whatever the column's, so it folds
+    exactly A-Z only where that collation's lower() does (`ascii_lower`: LC_CTYPE C or POSIX, the
+    builtin C locale). `citext`: the extension is installed, or this role may create it (it is
+    trusted: CREATE on the database suffices); `citext_missing` says why not.
+
+        >>> TextSupport(citext=False, citext_missing="it is not available on this server")
+    """
+
+    citext: bool = True
+    ascii_lower: bool = True
+    citext_missing: str = ""
+
+
+def target_text_support(conn: psycopg.Connection) -> TextSupport:
+    """Ask the target what TextSupport it gives: whether citext is there or can be created, and whether
+    lower() folds A-Z and nothing else (tried on A-Z and on a few letters beyond ASCII)."""
+    installed, available, may_create, ascii_lower = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citext'), "
+        "EXISTS (SELECT FROM pg_available_extensions WHERE name = 'citext'), "
+        "has_database_privilege(current_database(), 'CREATE'), "
+        "lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ') = 'abcdefghijklmnopqrstuvwxyz' "
+        "AND lower(U&'\\00C0\\00C9\\0391\\0414') = U&'\\00C0\\00C9\\0391\\0414'").fetchone()
+    missing = "" if installed or (available and may_create) else (
+        "is not available on this server" if not available else "is not installed, and this role may not create it")
+    return TextSupport(citext=not missing, ascii_lower=bool(ascii_lower), citext_missing=missing)
+
+
+# the types convert.py converts to other than text (its _KNOWN, less text): every other type is read as text
+_NOT_TEXT = {"bigint", "integer", "smallint", "double precision", "real", "numeric", "boolean", "timestamptz",
+             "timestamp", "date", "jsonb", "json", "bytea", "uuid"}
+
+
+def _holds_text(pg_type: str) -> bool:
+    """Whether a column of this type holds its values as text (text, citext, varchar(n)), as convert.py reads it."""
+    return pg_type.split("(")[0].strip() not in _NOT_TEXT
+
+
+def _plan_collation(tp: TableProfile, cp: ColumnProfile, pg_type: str, notes: list[str], lost: list,
+                    text_support: TextSupport) -> tuple[str, str | None]:
+    """(Postgres type, COLLATE) for the column's SQLite collation. NOCASE on text: citext COLLATE "C",
+    which compares, orders (by the bytes of the folded text, as SQLite) and keeps unique ignoring the
+    case of A-Z. RTRIM, the app's collations and NOCASE without citext are listed losses."""
+    name = f"{tp.name}.{cp.name}"
+    collation = cp.collation
+    if collation in (None, "BINARY"):
+        return pg_type, None
+    if not _holds_text(pg_type):
+        notes.append(f"COLLATE {collation}: no effect on {pg_type} values (SQLite applies collations to text only)")
+        return pg_type, None
+    if collation == "NOCASE" and pg_type == "text" and text_support.citext:
+        notes.append('COLLATE NOCASE: citext COLLATE "C", equal, ordered and unique ignoring the case of A-Z only, '
+                     "as in SQLite")
+        if not text_support.ascii_lower:
+            lost.append(("collation", name, "COLLATE NOCASE folds A-Z only; on this target lower() folds more "
+                         "letters (É to é), and citext's = and unique indexes fold with it: values SQLite keeps apart "
+                         "('É', 'é') are equal in Postgres", "a database created with LC_CTYPE C (or the builtin C "
+                         "locale) folds as SQLite does; or accept"))
+        return "citext", "C"
+    if collation == "NOCASE":
+        why = f"citext {text_support.citext_missing}" if pg_type == "text" else f"the column is {pg_type} (override)"
+        lost.append(("collation", name, f"COLLATE NOCASE has no faithful Postgres form here ({why}): =, ORDER BY "
+                     "and GROUP BY on it are case-sensitive in Postgres; unique indexes keep NOCASE through "
+                     "lower(... COLLATE \"C\")", "install citext on the target (CREATE EXTENSION citext) and plan "
+                     "again, or accept"))
+    elif collation == "RTRIM":
+        lost.append(("collation", name, "COLLATE RTRIM ignores trailing spaces; no Postgres collation does: =, "
+                     "ORDER BY and GROUP BY on it count them ('a ' <> 'a'); unique indexes keep RTRIM through "
+                     "rtrim(..., ' ')", "compare rtrim(column, ' ') in the app's queries, or accept"))
+    else:
+        lost.append(("collation", name, f"COLLATE {collation} is defined by the app, so its rules are unknown here: "
+                     "Postgres compares the text byte by byte", "create an equivalent collation in Postgres by hand, "
+                     "or accept"))
+    return pg_type, None
+
+
+def _semantics(col: ColumnPlan) -> str:
+    """The SQLite collation the Postgres column compares with."""
+    return "NOCASE" if col.pg_type == "citext" else "BINARY"
+
+
+def _collated_key(sql_text: str, collation: str) -> str | None:
+    """A text key compared with `collation` whatever its column's: NOCASE as lower() under "C" (A-Z
+    only), RTRIM as rtrim(' '), BINARY as plain text (not citext); None for an app's collation."""
+    return {"NOCASE": f'lower(({sql_text})::text COLLATE "C")', "RTRIM": f"rtrim(({sql_text})::text, ' ')",
+            "BINARY": f"({sql_text})::text"}.get(collation)
+
+
+def _check_key_collations(tp: TableProfile, ix: IndexProfile, table: TablePlan) -> None:
+    """A primary key declared with another collation than its columns' (PRIMARY KEY (code COLLATE NOCASE))
+    cannot be kept: Postgres' key compares as the column does."""
+    for name, collation in zip(ix.columns, ix.collations or []):
+        col = next((c for c in table.columns if c.source == name), None)
+        if col is not None and _holds_text(col.pg_type) and collation != _semantics(col):
+            table.losses.append(("collation", f"{tp.name}.{name}", f"the PRIMARY KEY compares it with COLLATE "
+                                 f"{collation}, the Postgres key as the column ({_semantics(col)})",
+                                 "declare the collation on the column in SQLite, or accept"))
+
+
+def _plan_index(tp: TableProfile, ix: IndexProfile, table: TablePlan, params: Params) -> IndexPlan | None:
+    """The index in Postgres: columns as they are, a column compared with another collation than its
+    own as an expression (lower("code" COLLATE "C") for NOCASE), an expression translated like a CHECK
+    (translate_expression over the target names). What cannot be carried is a listed loss."""
+    from .translate import translate_expression
+
+    name = ix.name if ix.origin == "c" else f"{tp.name}_{'_'.join(c or '' for c in ix.columns)}_key"
+    by_source = {c.source: c for c in table.columns}
+    names = _table_names(table)
+    columns, expressions = [], []
+    collations = ix.collations or ["BINARY"] * len(ix.columns)
+    expression_sql = ix.expressions or [None] * len(ix.columns)
+    for column, collation, expression in zip(ix.columns, collations, expression_sql):
+        if column is not None and column in by_source:
+            col = by_source[column]
+            key = None
+            if _holds_text(col.pg_type) and collation != _semantics(col):
+                key = _collated_key(sql.Identifier(col.target).as_string(None), collation)
+                if key is None:
+                    return _lose_index(table, ix, f"{column} is compared with COLLATE {collation}, defined by the app")
+            columns.append(col.target)
+            expressions.append(key)
+            continue
+        if expression is None:
+            return _lose_index(table, ix, f"an index on an expression that could not be read: {ix.sql}")
+        translated = translate_expression(expression, tp.name, names)
+        if translated is None:
+            return _lose_index(table, ix, f"the expression {expression} has no faithful Postgres translation")
+        key, why = _expression_key(expression, translated, collation, table)
+        if key is None:
+            return _lose_index(table, ix, f"the expression {expression} {why}")
+        columns.append("")
+        expressions.append(key)
+    if ix.partial and ix.where is None:
+        return _lose_index(table, ix, f"a partial index whose condition could not be read: {ix.sql}")
+    descending = list(ix.descending) if any(ix.descending or []) else []
+    return IndexPlan(target_name(name, params.identifiers), columns, ix.unique, ix.where if ix.partial else None,
+                     expressions if any(e is not None for e in expressions) else [], descending)
+
+
+def _lose_index(table: TablePlan, ix: IndexProfile, why: str) -> None:
+    kind = "unique index" if ix.unique else "index"
+    table.losses.append(("index", ix.name, f"{kind} on {table.source}: {why}", "create it in Postgres by hand"))
     return None
+
+
+def _expression_key(expression: str, translated: str, collation: str, table: TablePlan) -> tuple[str | None, str]:
+    """(Postgres key for an expression compared with `collation`, or None and why). SQLite compares an
+    expression's value with BINARY unless COLLATE says otherwise; in Postgres a value read from a citext
+    column stays citext (case-insensitive), so such a value is compared as text; NOCASE and RTRIM keys
+    are taken only for expressions that give text (a number compared as text would change its equality)."""
+    import sqlglot
+    from sqlglot import exp
+
+    node = sqlglot.parse_one(f"SELECT {expression}", read="sqlite").expressions[0]
+    while isinstance(node, exp.Paren):
+        node = node.this
+    citext = {c.source.lower() for c in table.columns if c.pg_type == "citext"}
+    text_columns = {c.source.lower() for c in table.columns if _holds_text(c.pg_type)}
+    reads_citext = any(c.name.lower() in citext for c in node.find_all(exp.Column))
+    gives_text = isinstance(node, (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Replace, exp.DPipe)) or (
+        isinstance(node, exp.Column) and node.name.lower() in text_columns)
+    if collation == "BINARY":
+        passes_through = isinstance(node, (exp.Column, exp.Coalesce, exp.Nullif, exp.Case, exp.If, exp.Min, exp.Max))
+        return (f"({translated})::text" if reads_citext and passes_through else translated), ""
+    if collation not in ("NOCASE", "RTRIM"):
+        return None, f"is compared with COLLATE {collation}, defined by the app"
+    if not gives_text:
+        return None, f"is compared with COLLATE {collation}, and may not give text"
+    return _collated_key(translated, collation), ""
+
+
+def _table_names(table: TablePlan) -> "Names":
+    """One table's names and types, for translating its own expressions (index keys)."""
+    from .translate import Names
+
+    return Names(tables={table.source: table.target}, columns={table.source: {c.source: c.target for c in table.columns}},
+                 types={table.target: {c.target: _expression_type(c.pg_type) for c in table.columns}})
+
+
+def _expression_type(pg_type: str) -> str:
+    """The type translate.py reasons with: citext is text there (compared case-insensitively in Postgres,
+    as the NOCASE column was in SQLite)."""
+    return "text" if pg_type == "citext" else pg_type
 
 
 # --- foreign keys, checks, generated columns and views --------------------------------------------
@@ -707,13 +933,13 @@ def _names(plan: Plan) -> "Names":
     return Names(
         tables={t.source: t.target for t in plan.tables},
         columns={t.source: {c.source: c.target for c in t.columns} for t in plan.tables},
-        types={t.target: {c.target: c.pg_type for c in t.columns} for t in plan.tables},
+        types={t.target: {c.target: _expression_type(c.pg_type) for c in t.columns} for t in plan.tables},
     )
 
 
 def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> None:
     """CHECK constraints, partial-index conditions, generated columns and views, in Postgres SQL."""
-    from .translate import translate_expression, translate_view
+    from .translate import translate_expression
 
     names = _names(plan)
     by_source = {t.source: t for t in plan.tables}
@@ -750,19 +976,42 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
             else:
                 col.generated = translated
                 col.notes.append(f"generated column: Postgres computes {translated}")
+    _plan_views(profile, plan, params, names)
+
+
+def _plan_views(profile: SourceProfile, plan: Plan, params: Params, names: "Names") -> None:
+    """Every view, each after the views it reads (translate.in_dependency_order), translated over the
+    tables' names and how SQLite holds their columns (views.view_names) and over the views translated
+    before it. A view that is not created is a listed loss with its specific reason; so is a view
+    reading one (naming it)."""
+    from dataclasses import asdict
+
+    from .translate import in_dependency_order, view_translation
+    from .views import view_names
+
+    names = view_names(plan, profile, names)
     used = {t.target for t in plan.tables}
-    for view in profile.views:
+    created: set[str] = set()
+    for view, reads in in_dependency_order(profile.views):
         target = target_name(view["name"], params.identifiers)
         if target in used:
             plan.lose("view", view["name"], f"its Postgres name {target} is taken by a table",
                       "use identifiers=preserve, or rename it in SQLite")
             continue
         used.add(target)
-        translated = translate_view(view["sql"] or "", names)
-        reason = "" if translated else "no faithful Postgres translation"
-        plan.views.append(ViewPlan(view["name"], target, view["sql"] or "", translated, reason))
-        if translated is None:
+        missing = [name for name in reads if name not in created]
+        if missing:
+            sql_, reason, columns = None, f"reads view {missing[0]}, which is not created", []
+        else:
+            translation = view_translation(view["sql"] or "", names)
+            sql_, reason, columns = translation.sql, translation.reason, translation.columns
+        plan.views.append(ViewPlan(view["name"], target, view["sql"] or "", sql_, reason, list(reads),
+                                   [asdict(c) for c in columns]))
+        if sql_ is None:
             plan.lose("view", view["name"], reason, "write it in Postgres by hand")
+        else:
+            created.add(view["name"])
+            names.add_view(view["name"], target, columns)
 
 
 @dataclass
@@ -893,8 +1142,9 @@ def step(params: Params) -> Plan:
             conn.execute(sql.SQL(Path(resolve_path(params.target_ddl)).read_text()))
         existing = existing_tables(conn, params.target_schema)
         owned = owned_tables(conn, params.target_schema)
+        text_support = target_text_support(conn)
         conn.rollback()
-    plan = plan_schema(profile, params, existing, owned)
+    plan = plan_schema(profile, params, existing, owned, text_support)
     run_dir = record.run_dir_for(params)
     record.write(run_dir, "plan.json", plan.to_json())
     record.write(run_dir, "plan.sql", plan.ddl_text())
@@ -914,7 +1164,9 @@ def plan_frame(plan: Plan):
     import pandas as pd
 
     return pd.DataFrame([
-        {"table": t.target, "column": c.target, "sqlite": c.declared_type or "(none)", "postgres": c.pg_type
+        {"table": t.target, "column": c.target, "sqlite": (c.declared_type or "(none)")
+         + (f" collate {c.declared_collation.lower()}" if c.declared_collation else ""), "postgres": c.pg_type
+         + (f' collate "{c.pg_collation}"' if c.pg_collation else "")
          + (" identity" if c.identity else "") + ("" if c.nullable else " not null"),
          "conversion": c.convert, "default": c.default, "notes": "; ".join(c.notes)}
         for t in plan.tables for c in t.columns
@@ -927,7 +1179,7 @@ def side_by_side_html(plan: Plan) -> str:
 
     parts = []
     for t in plan.tables:
-        ddl = [s.as_string(None) for s in plan.creates(t)[:1]]
+        ddl = [s.as_string(None) for s in plan.creates(t)[:-1]]  # not the COMMENT
         ddl += [s.as_string(None) for _, s in plan.keys_and_indexes(t) + plan.check_constraints(t)]
         ddl += [s.as_string(None) for name, s in plan.foreign_keys() if name in {fk.name for fk in t.foreign_keys}]
         if t.exists:
