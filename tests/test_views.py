@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import make_sqlite
+from conftest import make_sqlite, record_of, run_cli
 from sqlite2neon import load, plan, source
 from sqlite2neon.config import Params
 from sqlite2neon.connect import resolve_target
@@ -598,3 +598,26 @@ def test_views_name_their_tables_in_the_target_schema(tmp_path, params_for, pg_u
     assert [c.passed for c in verify_views(the_plan, resolve_target(params), params, db)] == [True, True, True]
     with psycopg.connect(pg_url) as conn:
         assert conn.execute('SELECT count(*) FROM shop.top3').fetchone() == (3,)
+
+
+@pytest.mark.slow
+def test_the_sample_database_through_the_cli_then_a_wrong_view_fails_verify(project, tmp_path, pg_url, pg):
+    """The 13-table, 16-view sample shape migrates with every view created and verified (exit 0); a
+    view then replaced by a wrong definition makes `sqlite2neon verify` fail, naming it."""
+    db = northwind_shaped(tmp_path / "northwind.db")
+    args = ["-f", "params/demo.yaml", "-p", "sqlite_path", str(db), "-p", "database_url", pg_url]
+
+    migrated = run_cli("run", *args)
+
+    assert migrated.exit_code == 0, migrated.stdout + migrated.stderr
+    verified = json.loads((record_of(migrated) / "verify.json").read_text())
+    assert len(verified["views"]) == 16 and all(v["passed"] for v in verified["views"])
+    summary = json.loads((record_of(migrated) / "summary.json").read_text())
+    assert summary["losses"] == [] and len(summary["tables"]) == 13
+    pg.execute('CREATE OR REPLACE VIEW "current product list" AS SELECT "productid", "productname" FROM "products"')
+
+    again = run_cli("verify", *args)
+
+    assert again.exit_code == 1
+    first = again.stderr.splitlines()[0]
+    assert "04_verify failed" in first and "view Current Product List" in first, first

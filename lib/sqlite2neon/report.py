@@ -90,6 +90,7 @@ def write_report(run_dir: Path) -> Path:
         _losses(summary, found["plan.json"]),
         _cutover(run_dir),
         _tables(summary, verify, absent),
+        _views(verify),
         _charts(charts),
         _rejects(run_dir / "rejects.csv", absent),
         _timings(summary, found["load.json"], verify, absent),
@@ -231,6 +232,22 @@ def _tables(summary: dict | None, verify: dict | None, absent: dict[str, str]) -
     for t in tables:
         out.append(_differences(t))
     return "".join(out)
+
+
+def _views(verify: dict | None) -> str:
+    """Each created view's rows on both sides, compared as multisets (nothing when there are none)."""
+    views = (verify or {}).get("views") or []
+    if not views:
+        return ""
+    rows = []
+    for v in views:
+        verdict = "PASS" if v.get("passed") else "FAIL"
+        rows.append([_e(v.get("target")), _n(v.get("source_rows")), _n(v.get("target_rows")),
+                     _n(v.get("differences_total")), f'<span class="{verdict}">{verdict}</span>', _e(v.get("problem") or "")])
+    return ("<h2>Views</h2><p>Each view run in SQLite and in Postgres; its rows compared as multisets "
+            "(a view has no key).</p>"
+            + _table(["view", "SQLite rows", "Postgres rows", "rows differing", "verdict", "problem"], rows, raw=True,
+                     numeric={1, 2, 3}))
 
 
 def _differing(table: dict) -> int | None:

@@ -33,6 +33,7 @@ from .reconcile import reconcile_table, target_key
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source
+from .views import ViewCheck, verify_views
 
 
 SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
@@ -98,11 +99,14 @@ class TableCheck:
 
 @dataclass
 class VerifyResult:
+    """Every table's check, and every created view's (`views.py`): row counts and content on both sides."""
+
     tables: list[TableCheck] = field(default_factory=list)
     seconds: float = 0.0
     fail_on_rejects: bool = True
     mode: str = "full"
     sample_fraction: float = 1.0
+    views: list[ViewCheck] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -111,7 +115,8 @@ class VerifyResult:
     @property
     def passed(self) -> bool:
         rejects_ok = not (self.fail_on_rejects and self.rejected_rows)
-        return bool(self.tables) and all(t.passed for t in self.tables) and rejects_ok
+        return bool(self.tables) and all(t.passed for t in self.tables) and rejects_ok and all(
+            v.passed for v in self.views)
 
     def summary_tables(self) -> list[dict]:
         return [
@@ -124,7 +129,8 @@ class VerifyResult:
     def to_json(self) -> str:
         return json.dumps({"passed": self.passed, "seconds": self.seconds, "fail_on_rejects": self.fail_on_rejects,
                            "mode": self.mode, "sample_fraction": self.sample_fraction,
-                           "tables": [asdict(t) | {"checksum_match": t.checksum_match} for t in self.tables]},
+                           "tables": [asdict(t) | {"checksum_match": t.checksum_match} for t in self.tables],
+                           "views": [v.to_record() for v in self.views]},
                           indent=2)
 
     @classmethod
@@ -132,13 +138,13 @@ class VerifyResult:
         raw = json.loads(text)
         return cls([TableCheck(**{k: v for k, v in t.items() if k != "checksum_match"}) for t in raw["tables"]],
                    raw["seconds"], raw.get("fail_on_rejects", True), raw.get("mode", "full"),
-                   raw.get("sample_fraction", 1.0))
+                   raw.get("sample_fraction", 1.0), [ViewCheck.from_record(v) for v in raw.get("views", [])])
 
     def raise_for_failure(self) -> None:
-        bad = [t for t in self.tables if not t.passed]
+        bad = [f"{t.target}: {t.describe()}" for t in self.tables if not t.passed]
+        bad += [v.describe() for v in self.views if not v.passed]
         if bad:
-            raise VerificationFailed("verification failed, source and target differ: "
-                                     + " | ".join(f"{t.target}: {t.describe()}" for t in bad))
+            raise VerificationFailed("verification failed, source and target differ: " + " | ".join(bad))
         if not self.passed:
             rejected = ", ".join(f"{t.target} ({t.rejected_rows})" for t in self.tables if t.rejected_rows)
             raise VerificationFailed(
@@ -154,6 +160,17 @@ class VerifyResult:
              "checksum": "match" if t.checksum_match else "DIFFERS", "rows differing": t.differences_total,
              "kept at a cutover": t.kept_rows, "verdict": "PASS" if t.passed else "FAIL", "problem": t.problem}
             for t in self.tables
+        ])
+
+    def views_frame(self):
+        """One row per view: rows on each side, rows that differ, verdict."""
+        import pandas as pd
+
+        return pd.DataFrame([
+            {"view": v.target, "SQLite rows": v.source_rows, "Postgres rows": v.target_rows,
+             "rows differing": v.differences_total, "rounding only": v.rounded,
+             "verdict": "PASS" if v.passed else "FAIL", "problem": v.problem}
+            for v in self.views
         ])
 
     def differences_frame(self):
@@ -221,6 +238,7 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
         raise TargetError(f"verification could not read the target: {scrub(str(exc).splitlines()[0], target.secrets)}") from None
     finally:
         src.close()
+    result.views = verify_views(plan, target, params, source_path)
     result.seconds = time.monotonic() - started
     return result
 
