@@ -30,10 +30,16 @@ def server_url(tmp_path_factory) -> str:
     if os.environ.get("SQLITE2NEON_TEST_URL"):
         yield os.environ["SQLITE2NEON_TEST_URL"]
         return
-    home = tmp_path_factory.mktemp("embedded-pg")
+    # Not under pytest's basetemp: another pytest run on the machine resets /tmp/pytest-of-<user> to
+    # 0700, and the server's own user could no longer reach its data.
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="sqlite2neon-test-pg-"))
     url = embedded.ensure_running(home)
     yield url
     embedded.stop(home, mode="immediate")
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -179,7 +179,7 @@ def test_the_cutover_command_levels_the_target_checks_the_api_and_leaves_the_che
     html = (record / "05_cutover.html").read_text()
     assert "row(s) carried over" in html and digest in html
     report = (record / "report.html").read_text()
-    assert "Rows carried over since the load" in report and digest in report and "PASSED" in report
+    assert "Rows carried over since the last sync" in report and digest in report and "PASSED" in report
 
     app.hide = {"zz1newitem"}  # an app still reading its old store would not list the new items
     stale = run_cli("cutover", *args, "-p", "api_url", api_url)

@@ -153,8 +153,8 @@ def test_a_passed_run_reads_verdict_first_then_tables_charts_rejects_timings_par
     assert "FAILED" not in text and "postgresql://app:***@db.example.net/app" in text
     assert "2026-11-24 10:15:00 UTC" in text and "/data/app.db" in text
     assert page.table_with("checksum")[1:] == [
-        ["mental_items", "3,000", "3,000", "0", "0", "match", "0"],
-        ["item_events", "2,939", "2,939", "0", "0", "match", "0"]]
+        ["mental_items", "3,000", "3,000", "0", "0", "match", "0", "0"],
+        ["item_events", "2,939", "2,939", "0", "0", "match", "0", "0"]]
     # The charts are in the page, rows per table first, and still files beside it.
     pngs = {p.stem: p.read_bytes() for p in (run_dir / "charts").glob("*.png")}
     assert [base64.b64decode(src.split(",", 1)[1]) for src in page.images] == [
@@ -212,7 +212,7 @@ def test_a_failed_run_says_why_and_shows_the_rows_that_differ(tmp_path):
     text = page.all_text
     assert "FAILED" in text and "PASSED" not in text and error in text
     assert "a sample of 10% of the rows" in text
-    assert page.table_with("checksum")[1][-2:] == ["DIFFERS", "7"]
+    assert page.table_with("checksum")[1][-3:] == ["DIFFERS", "7", "0"]
     assert "Rows that differ in items (the first 3 of 7)" in text
     assert page.table_with("kind")[1:] == [
         ["missing", "id=4", "", "", ""], ["changed", "id=5", "note", "NULL", "x"],
@@ -277,11 +277,11 @@ def test_a_long_list_of_differences_says_it_is_cut_short(tmp_path):
     page = Page(write_report(run_dir).read_text())
 
     assert "Rows that differ in big (the first 3 of 5,000+)" in page.all_text
-    assert len(page.table_with("kind")) == 4 and page.table_with("checksum")[1][-1] == "5,000"
+    assert len(page.table_with("kind")) == 4 and page.table_with("checksum")[1][-2] == "5,000"
     # Without verify.json, summary.json's count of differing rows is shown, and no list.
     (run_dir / "verify.json").unlink()
     page = Page(write_report(run_dir).read_text())
-    assert page.table_with("checksum")[1][-1] == "5,000" and "Rows that differ" not in page.all_text
+    assert page.table_with("checksum")[1][-2] == "5,000" and "Rows that differ" not in page.all_text
 
 
 def test_a_verify_only_run_shows_its_checks_and_says_the_load_is_not_in_it(tmp_path):
@@ -372,7 +372,7 @@ def test_a_real_runs_report_and_index_render_in_chromium(project, pg_url, demo_d
 
     index = run_dir.parent / "index.html"
     listed = Page(_chromium(tmp_path, "--dump-dom", index.as_uri()).stdout)
-    assert listed.table_with("status")[1][4] == "passed"
+    assert listed.table_with("status")[1][5] == "passed"
     assert [(index.parent / unquote(link)).resolve() for link in listed.links] == [report.resolve()]
 
     shot = tmp_path / "report.png"

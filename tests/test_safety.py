@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,9 +78,46 @@ def test_env_database_url_is_used_only_when_named(tmp_path, production, monkeypa
     env_file.write_text(f"APP_DB={production}\n")
     monkeypatch.delenv("APP_DB", raising=False)
     named = resolve_target(Params(database_url="env:APP_DB", env_file=str(env_file)))
-    assert (named.kind, named.direct_url, named.url_source) == ("postgres", production, "env:APP_DB")
+    assert (named.kind, named.direct_url, named.url_source) == ("postgres", production, f"env:APP_DB (from {env_file})")
+    monkeypatch.setenv("APP_DB", production)
+    assert resolve_target(Params(database_url="env:APP_DB", env_file=str(env_file))).url_source == \
+        "env:APP_DB (from the environment)"
     with pytest.raises(RunbookError, match=r"env:NOT_SET_ANYWHERE, but NOT_SET_ANYWHERE is not set"):
         resolve_target(Params(database_url="env:NOT_SET_ANYWHERE", env_file=str(env_file)))
+
+
+def test_the_example_url_from_env_example_is_refused_at_once(tmp_path):
+    from sqlite2neon.connect import resolve_target
+
+    example = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(example)
+    with pytest.raises(RunbookError, match="still the example URL from .env.example"):
+        resolve_target(Params(database_url="env:DATABASE_URL", env_file=str(tmp_path / ".env")))
+
+
+def test_the_demo_never_replaces_a_database_it_did_not_make(project, tmp_path):
+    import hashlib
+
+    mine = tmp_path / "mine.db"
+    con = sqlite3.connect(mine)
+    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    con.execute("INSERT INTO notes VALUES (1, 'precious')")
+    con.commit()
+    con.close()
+    digest = hashlib.sha256(mine.read_bytes()).hexdigest()
+
+    by_parameter = run_cli("demo", "-p", "sqlite_path", str(mine))
+    with pytest.raises(RunbookError, match="not a database the demo made"):
+        make_demo_db(mine)
+
+    assert by_parameter.exit_code == 2 and "does not take sqlite_path" in by_parameter.stderr
+    assert hashlib.sha256(mine.read_bytes()).hexdigest() == digest
+    assert not (project / "runs").exists()
+
+
+def test_a_misspelt_parameter_given_with_p_is_blamed_on_p(project):
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "dryrun", "true")
+    assert result.exit_code == 2 and "unknown parameter 'dryrun' given with -p" in result.stderr
 
 
 # --- the target is named --------------------------------------------------------------------------

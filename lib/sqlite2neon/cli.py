@@ -11,7 +11,7 @@ import sys
 import click
 
 from .config import Params, project_root, resolve_path
-from .errors import RunbookError
+from .errors import ConfigError, RunbookError
 
 EXIT_FAILED = 1  # the run ran and did not pass
 EXIT_USAGE = 2  # bad parameters or input: nothing was run
@@ -44,12 +44,40 @@ def _report(outcome) -> None:
         click.echo(f"accepted losses ({len(accepted)}), as accept_losses allowed:")
         for x in accepted:
             click.echo(f"  {x['kind']}:{x['name']}: {x['reason']}")
+    cutover = _cutover_line(outcome.run_dir)
+    if cutover:
+        click.echo(cutover)
     if outcome.status == "passed":
         click.echo(f"run passed; record: {outcome.run_dir}")
         return
     click.echo(f"sqlite2neon: {outcome.error}", err=True)
-    where = outcome.failed_notebook or outcome.run_dir
-    click.echo(f"run {outcome.status}; record: {outcome.run_dir} (see {where})", err=True)
+    where = outcome.failed_notebook.with_suffix(".html") if outcome.failed_notebook else None
+    see = f" (see {where})" if where else ""
+    click.echo(f"run {outcome.status}; record: {outcome.run_dir}{see}", err=True)
+
+
+def _cutover_line(run_dir) -> str:
+    """What a cutover did, in one line: applied or not, rows written, conflicts and how resolved."""
+    import json
+
+    from .record import read
+
+    text = read(run_dir, "cutover.json")
+    if not text:
+        return ""
+    caught = json.loads(text).get("catch_up") or {}
+    tables = caught.get("tables") or []
+    rows = sum((t.get("inserted") or 0) + (t.get("updated") or 0) + (t.get("deleted") or 0) for t in tables)
+    conflicts = sum(len(t.get("conflicts") or []) for t in tables)
+    if caught.get("dry_run"):
+        return (f"cutover dry run: NOTHING WAS APPLIED; it would write {rows} row(s) and found {conflicts} "
+                f"conflict(s) with rows changed in Postgres (conflicts: {caught.get('resolution')}); see cutover.json")
+    if caught.get("applied"):
+        kept = sum(t.get("kept") or 0 for t in tables)
+        over = sum(t.get("overwritten") or 0 for t in tables)
+        return (f"cutover: APPLIED {rows} row(s) from SQLite; {conflicts} conflict(s): {kept} kept as Postgres has "
+                f"them, {over} overwritten")
+    return f"cutover: nothing was applied; {conflicts} conflict(s) with rows changed in Postgres (see cutover.json)"
 
 
 def _exit_status(outcome) -> int:
@@ -139,8 +167,9 @@ def demo(items, params_file, pairs) -> None:
     """Make a demo SQLite database of the mental_items app and migrate it into the embedded Postgres.
 
     The embedded server is the runbook's own scratch target: each demo replaces the tables the
-    previous one loaded. Whatever .env or DATABASE_URL say, the demo goes there; only
-    -p database_url URL sends it elsewhere.
+    previous one loaded. Whatever .env or DATABASE_URL say, the demo goes there; only a
+    database_url parameter (-p database_url URL) sends it elsewhere. It writes only its own
+    data/demo.db, and refuses any other sqlite_path.
 
     Example: sqlite2neon demo
     """
@@ -150,10 +179,14 @@ def demo(items, params_file, pairs) -> None:
     try:
         params = load_params(params_file or str(project_root() / "params" / "demo.yaml"),
                              pairs)
+        if params.sqlite_path != Params().sqlite_path:
+            raise ConfigError(f"the demo makes and migrates its own database, {Params().sqlite_path}; it does not take "
+                              f"sqlite_path ({params.sqlite_path}). To migrate that file: sqlite2neon run -p sqlite_path "
+                              f"{params.sqlite_path}")
         target = _announce(params, "demo")
+        db = make_demo_db(resolve_path(params.sqlite_path), items=items)
     except RunbookError as exc:
         _fail(str(exc))
-    db = make_demo_db(resolve_path(params.sqlite_path), items=items)
     click.echo(f"demo database: {db} ({items} items)")
     outcome = run_notebooks(params, target=target)
     _report(outcome)

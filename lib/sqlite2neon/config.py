@@ -114,6 +114,10 @@ class Params:
             origin = str(path)
         else:
             origin = "parameters"
+        unknown = sorted(set(overrides or {}) - set(cls.names()))
+        if unknown:  # say where a misspelt name came from: the command line, not the file
+            raise ConfigError(f"unknown parameter {', '.join(map(repr, unknown))} given with -p; "
+                              f"valid parameters: {', '.join(cls.names())}")
         values.update(overrides or {})
         return cls.from_mapping(values, origin=origin)
 

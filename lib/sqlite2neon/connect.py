@@ -20,6 +20,7 @@ from .config import Params, redact_url, resolve_path
 from .errors import ConfigError, RunbookError, TargetError, TargetRefused, one_line
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+EXAMPLE_HOST = "ep-example-123456"  # the placeholder in .env.example
 # SQLSTATE classes that retrying cannot fix: authentication and permissions.
 _FATAL_SQLSTATES = {"28000", "28P01", "42501", "3D000"}
 # libpq reports a failed connection without a SQLSTATE; these messages cannot heal by waiting
@@ -139,8 +140,14 @@ def resolve_target(params: Params) -> Target:
         return Target("embedded", url, url, "same", "embedded", params.target_schema)
     url = deref(params.database_url, params)
     named = params.database_url.startswith("env:") and not params.database_url.startswith("env:SQLITE2NEON_")
-    source = params.database_url if named else "parameter"
+    source = "parameter"
+    if named:  # which one: an exported variable wins over the env_file
+        where = "the environment" if os.environ.get(params.database_url[4:]) else params.env_file
+        source = f"{params.database_url} (from {where})"
     check_url(url)
+    if EXAMPLE_HOST in host_of(url):
+        raise ConfigError(f"{params.database_url} is still the example URL from .env.example ({redact_url(url)}); "
+                          "paste your connection string from the Neon console")
     direct_name = f"{params.database_url[4:]}_DIRECT" if named else ""
     direct_env = deref(f"env:{direct_name}", params) if direct_name and (
         os.environ.get(direct_name) or env_file_values(params).get(direct_name)) else ""

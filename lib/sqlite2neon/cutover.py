@@ -622,8 +622,9 @@ def conclude(outcome: dict) -> str:
     caught.raise_for_conflicts()
     verified.raise_for_failure()
     failed = [c for c in api if c.status != "PASS"]
-    if failed:
-        raise CutoverFailed("; ".join(f"API {c.name}: {c.detail}" for c in failed))
+    if failed:  # the catch-up is committed by now: say so, or a person may think nothing happened
+        raise CutoverFailed(f"the catch-up was APPLIED ({caught.changed_rows} row(s)) and verified, but the app's API "
+                            "does not agree: " + "; ".join(f"API {c.name}: {c.detail}" for c in failed))
     kept = sum(t.kept_rows for t in verified.tables)
     level = f"level with the SQLite file, save {kept} row(s) kept as Postgres has them" if kept else \
         "level with the SQLite file"

@@ -55,15 +55,27 @@ def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
+# Marks a database the demo made (SQLite's PRAGMA application_id): only such a file is ever replaced.
+DEMO_APPLICATION_ID = 0x53324E44  # "S2ND"
+
+
 def make_demo_db(path: Path, *, items: int = 3000, seed: int = 7) -> Path:
-    """Write a fresh demo database at `path` (replacing one that is there)."""
+    """Write a fresh demo database at `path`, replacing one the demo made earlier (its
+    application_id says so). Raises ConfigError, touching nothing, when another file is there: the
+    demo never overwrites a database of the user's."""
     path = Path(path)
+    if path.exists() and demo_marker(path) != DEMO_APPLICATION_ID:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{path} exists and is not a database the demo made; the demo never replaces it. "
+                          "To migrate it, use sqlite2neon run -p sqlite_path " + str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     rng = random.Random(seed)
     con = sqlite3.connect(path)
     try:
+        con.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
         con.executescript(SCHEMA)
         item_rows, event_rows = [], []
         for i in range(items):
@@ -86,6 +98,18 @@ def make_demo_db(path: Path, *, items: int = 3000, seed: int = 7) -> Path:
     finally:
         con.close()
     return path
+
+
+def demo_marker(path: Path) -> int | None:
+    """The file's SQLite application_id, read-only; None when it is not a SQLite database."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return con.execute("PRAGMA application_id").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
 
 
 def ensure_demo_source(params) -> None:

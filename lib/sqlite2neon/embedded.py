@@ -53,6 +53,18 @@ def _run_as() -> dict:
     return {"user": SYSTEM_USER} if os.geteuid() == 0 else {}
 
 
+def _let_server_traverse(pgdata: Path) -> None:
+    """Give the directories above the data directory the search bit (group and others) where they lack
+    it, so the server's own user can reach its data; nothing more: they stay unlistable. (The wheel's own helper makes every parent
+    up to / readable by everyone, which would open a project under /root to every local user.)"""
+    for parent in pgdata.parents:
+        mode = parent.stat().st_mode
+        # group too: the wheel starts the server with the user's uid but root's group, which then
+        # gets the group's bits, not the others'
+        if mode & (stat.S_IXOTH | stat.S_IXGRP) != stat.S_IXOTH | stat.S_IXGRP:
+            parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+
+
 def _prepare_permissions(pgdata: Path) -> None:
     if os.geteuid() != 0:
         return
@@ -60,7 +72,7 @@ def _prepare_permissions(pgdata: Path) -> None:
 
     commands, utils = _wheel()
     utils.ensure_user_exists(SYSTEM_USER)
-    utils.ensure_prefix_permissions(pgdata)
+    _let_server_traverse(pgdata)
     readable = stat.S_IRGRP | stat.S_IROTH
     utils.ensure_folder_permissions(commands.POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
     utils.ensure_folder_permissions(commands.POSTGRES_BIN_PATH.parent / "lib", readable)

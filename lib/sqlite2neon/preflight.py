@@ -223,8 +223,8 @@ def _check_existing(report: PreflightReport, conn, params: Params, source_tables
     else:
         listed = ", ".join(f"{k} ({v} rows)" for k, v in relevant.items())
         if if_exists == "fail":
-            report.add("existing tables", FAIL, f"already holding rows: {listed}; nothing will be overwritten: "
-                       "set if_exists to truncate or append to load anyway")
+            report.add("existing tables", FAIL, f"already holding rows: {listed}; nothing will be overwritten. "
+                       "If those rows are the app's, stop: truncate would DELETE them (append adds to them)")
         elif if_exists != params.if_exists:
             report.add("existing tables", WARN, f"the embedded target holds an earlier run's rows: {listed}; they will be replaced")
         else:

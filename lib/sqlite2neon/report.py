@@ -32,6 +32,14 @@ WRITTEN_BY = {
     "verify.json": "04_verify",
     "summary.json": "the runner, when the run ends",
 }
+# The files each kind of run writes: a verify or a cutover has no preflight or load of its own.
+EXPECTED = {
+    "migration": set(WRITTEN_BY),
+    "dry run": {"params.json", "preflight.json", "profile.json", "plan.json", "summary.json"},
+    "verify": {"params.json", "verify.json", "summary.json"},
+    "cutover": {"params.json", "verify.json", "summary.json"},
+    "cutover dry run": {"params.json", "summary.json"},
+}
 # Charts in reading order: file stem -> (what it shows, what draws it). Others in charts/ follow.
 CHARTS = {
     "rows_per_table": ("Rows per table, source beside target", "04_verify"),
@@ -192,7 +200,8 @@ def _verdict(run_dir: Path, summary: dict | None, params: dict | None, verify: d
         facts |= {"kind": run_kind_of(summary), "source": summary.get("source"), "target": target_of(summary),
                   "finished": _when(summary.get("finished_at"))}
         if summary.get("dry_run"):
-            facts["dry run"] = "yes: the plan only, nothing was loaded"
+            facts["dry run"] = ("yes: compared only, nothing was applied" if run_kind_of(summary).startswith("cutover")
+                                else "yes: the plan only, nothing was loaded")
     if verify is not None:
         fraction = verify.get("sample_fraction")
         facts["checked"] = (f"a sample of {fraction * 100:g}% of the rows" if verify.get("mode") == "sample" and fraction
@@ -200,7 +209,8 @@ def _verdict(run_dir: Path, summary: dict | None, params: dict | None, verify: d
     facts["record"] = str(run_dir)
     notebooks = sorted(run_dir.glob("[0-9][0-9]_*.html"))
     links = ", ".join(f'<a href="{_e(quote(p.name))}">{_e(p.stem)}</a>' for p in notebooks)
-    lost = ", ".join(f"{name} ({why})" for name, why in sorted(absent.items()))
+    expected = EXPECTED.get(run_kind_of(summary) if summary else "migration", set(WRITTEN_BY))
+    lost = ", ".join(f"{name} ({why})" for name, why in sorted(absent.items()) if name in expected)
     return (f'<header class="verdict {css}"><div class="big">{status}</div>'
             + (f'<p class="error">{_e(error)}</p>' if error else "")
             + "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v if v is not None else '')}</dd>" for k, v in facts.items())
@@ -212,26 +222,40 @@ def _verdict(run_dir: Path, summary: dict | None, params: dict | None, verify: d
 def _tables(summary: dict | None, verify: dict | None, absent: dict[str, str]) -> str:
     out = ["<h2>Tables</h2>"]
     tables = (verify or {}).get("tables") or (summary or {}).get("tables") or []
-    if verify is None:
+    dry = (summary or {}).get("dry_run")
+    if verify is None and not dry:
         out.append(_missing("verify.json", absent))
     if not tables:
-        dry = (summary or {}).get("dry_run")
-        out.append(f'<p class="missing">{"A dry run loads no table." if dry else "No table was verified."}</p>')
+        out.append(f'<p class="missing">{"A dry run changes no table and verifies none." if dry else "No table was verified."}</p>')
         return "".join(out)
     problems = any(t.get("problem") for t in tables)
     rows = []
     for t in tables:
         check = "match" if t.get("checksum_match") else "DIFFERS"
+        if not t.get("checksum_match") and t.get("kept_rows") and not _differing_beyond_kept(t):
+            check = "match"  # every row that differs is one a cutover kept on purpose (conflicts: keep_target)
         name = t["target"] if t.get("source") in (None, t["target"]) else f"{t['source']} → {t['target']}"
         rows.append([_e(name), _n(t.get("source_rows")), _n(t.get("target_rows")), _n(t.get("rejected_rows")),
                      _n(sum((t.get("changed_values") or {}).values())), f'<span class="{check}">{check}</span>',
-                     _n(_differing(t))] + ([_e(t.get("problem", ""))] if problems else []))
+                     _n(_differing_beyond_kept(t)), _n(t.get("kept_rows") or 0)]
+                    + ([_e(t.get("problem", ""))] if problems else []))
     out.append(_table(["table", "source rows", "target rows", "rejected rows", "values changed on purpose",
-                       "checksum", "rows differing"] + (["problem"] if problems else []), rows, raw=True,
-                      numeric={1, 2, 3, 4, 6}))
+                       "checksum", "rows differing", "rows kept at cutover"] + (["problem"] if problems else []),
+                      rows, raw=True, numeric={1, 2, 3, 4, 6, 7}))
+    out.append("<p>Columns: <b>rejected rows</b> could not be converted and are listed with their reason below; "
+               "<b>values changed on purpose</b> were altered as the parameters ask (NUL or invalid UTF-8 "
+               "replaced, orphan references cleared), counted; <b>checksum</b> compares every row's canonical form "
+               "on both sides; <b>rows kept at cutover</b> differ from SQLite because a cutover kept Postgres' "
+               "version (conflicts: keep_target).</p>")
     for t in tables:
         out.append(_differences(t))
     return "".join(out)
+
+
+def _differing_beyond_kept(table: dict) -> int | None:
+    """Rows that differ, less those a cutover kept on purpose."""
+    found = _differing(table)
+    return None if found is None else max(found - (table.get("kept_rows") or 0), 0)
 
 
 def _views(verify: dict | None) -> str:

@@ -155,7 +155,8 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     Raises ConfigError (nothing run) for a kind of run the parameters cannot make (`check_kind`)."""
     check_kind(params, label)
     root = root or project_root()
-    run_dir = record.new_run_dir(f"{params.name}-{label}" if label else params.name, root)
+    suffix = "-".join(x for x in (label, "dryrun" if params.dry_run else "") if x)
+    run_dir = record.new_run_dir(f"{params.name}-{suffix}" if suffix else params.name, root)
     params.run_dir = str(run_dir)
     record.write_params(run_dir, params)
     outcome = Outcome("passed", run_dir)
