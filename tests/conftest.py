@@ -158,3 +158,24 @@ def load_in_thread(params: Params) -> tuple[threading.Thread, list[BaseException
     worker = threading.Thread(target=run)
     worker.start()
     return worker, failure
+
+
+def sqlite_file(path: Path, script: str) -> Path:
+    """A SQLite file built the way an issue's inputs are (`sqlite3 x.db < x.sql`)."""
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(script)
+        con.commit()
+    finally:
+        con.close()
+    return path
+
+
+def migrate(params: Params):
+    """The runbook's steps 01-04 in this process, as the notebooks run them: (plan, load, verify)."""
+    from sqlite2neon import load, plan, source, verify
+
+    source.step(params)
+    the_plan = plan.step(params)
+    loaded = load.step(params)
+    return the_plan, loaded, verify.step(params)

@@ -12,27 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import record_of, run_cli
+from conftest import migrate, record_of, run_cli, sqlite_file
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.errors import LossesNotAccepted
-
-
-def sqlite_file(path: Path, script: str) -> Path:
-    """A SQLite file built the way the issue's inputs are (`sqlite3 x.db < x.sql`)."""
-    con = sqlite3.connect(path)
-    try:
-        con.executescript(script)
-        con.commit()
-    finally:
-        con.close()
-    return path
-
-
-def migrate(params):
-    source.step(params)
-    the_plan = plan.step(params)
-    loaded = load.step(params)
-    return the_plan, loaded, verify.step(params)
 
 
 A = """

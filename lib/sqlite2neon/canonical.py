@@ -7,7 +7,7 @@ Postgres expression over the loaded column. Equal values give equal text:
 - date: `YYYY-MM-DD`
 - boolean: `t` / `f`
 - integers: decimal digits
-- numeric: the value rounded to the column's scale, trailing zeros removed (`1.50` -> `1.5`)
+- numeric: the exact value (SQLite's, never rounded to the column's scale), trailing zeros removed (`1.50` -> `1.5`)
 - double precision / real: shortest round-trip digits written as `digits e exponent`
   (`0.1` -> `1e-1`, `1500000000000000` -> `15e14`), `inf`, `-inf`, `nan`; `-0` equals `0`
 - bytea: lower-case hex
@@ -65,9 +65,9 @@ def source_expr(col: ColumnPlan, value: str) -> str:
         return (f"CASE WHEN isnan({v}) THEN 'nan' WHEN isinf({v}) THEN {text} WHEN {v} = 0 THEN '0' "
                 f"ELSE {form} END")
     if t == "numeric" or NUMERIC.fullmatch(t):
+        # the number SQLite holds, exactly: never rounded to the column's scale first, so a value the
+        # column rounds (numeric(5,2) holding 12.345) is a difference, not a match
         n = f"regexp_replace(trim({value}), '^[+]', '')"
-        if m := NUMERIC.fullmatch(t):
-            n = f"CAST(CAST({n} AS DECIMAL(38, {m.group(2)})) AS VARCHAR)" if int(m.group(1)) <= 38 else n
         n = f"CASE WHEN contains({n}, '.') THEN rtrim(rtrim({n}, '0'), '.') ELSE {n} END"
         n = f"regexp_replace(regexp_replace({n}, '^(-?)0+([0-9])', '\\1\\2'), '^(-?)[.]', '\\10.')"
         return f"CASE WHEN {n} IN ('-0', '', '-') THEN '0' ELSE {n} END"

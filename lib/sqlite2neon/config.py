@@ -31,7 +31,7 @@ CONFLICTS = ("stop", "keep_target", "take_source")
 LOSS_KINDS = ("view", "index", "default", "collation", "check", "generated", "trigger", "virtual_table",
               "foreign_key", "value")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
-CONVERSIONS = ("none", "unix_seconds", "unix_millis", "iso_text", "json", "bool01")
+CONVERSIONS = ("none", "unix_seconds", "unix_millis", "unix_micros", "iso_text", "json", "bool01")
 TARGET_TYPES = (
     "text", "bigint", "integer", "double precision", "boolean", "timestamptz",
     "date", "jsonb", "bytea", "numeric", "real", "smallint", "timestamp", "json", "uuid",
@@ -56,6 +56,7 @@ class Params:
     orphans: str = "stop"
     foreign_key_unique: bool = False
     full_text: str = "skip"
+    timestamp_years: str = "1900-2200"
     bad_text: str = "replace"
     fail_on_rejects: bool = True
     accept_losses: list[str] = field(default_factory=list)
@@ -141,6 +142,8 @@ class Params:
             if item != "*" and (":" not in item or kind not in LOSS_KINDS or not item.partition(":")[2]):
                 raise ConfigError(f"accept_losses item {item!r} must be KIND:NAME, KIND:* or *, with KIND one of "
                                   f"{', '.join(LOSS_KINDS)}")
+        if not re.fullmatch(r"\d{1,4}-\d{1,4}", self.timestamp_years or "") or self.years()[0] > self.years()[1]:
+            raise ConfigError(f"timestamp_years must be FIRST-LAST, e.g. 1900-2200, not {self.timestamp_years!r}")
         if self.batch_rows < 1:
             raise ConfigError("batch_rows must be at least 1")
         if self.workers < 1:
@@ -167,6 +170,11 @@ class Params:
                 raise ConfigError(
                     f"column_overrides[{key!r}].type must be one of {', '.join(TARGET_TYPES)}"
                 )
+
+    def years(self) -> tuple[int, int]:
+        """`timestamp_years` as (first, last): instants outside are implausible, a listed loss."""
+        first, _, last = self.timestamp_years.partition("-")
+        return int(first), int(last)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

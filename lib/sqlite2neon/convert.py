@@ -58,7 +58,7 @@ class TableRead:
                 cols.append(f"{q} AS c{i}")  # one storage class that reads as it is: no CASE per row
             else:
                 cols.append(
-                    f"CASE typeof({q}) WHEN 'real' THEN printf('%!.17g', {q}) WHEN 'blob' THEN hex({q}) "
+                    f"CASE typeof({q}) WHEN 'real' THEN printf('%!.20e', {q}) WHEN 'blob' THEN hex({q}) "
                     f"WHEN 'text' THEN {text} ELSE {q} END AS c{i}"
                 )
             if self._mixed(c):
@@ -197,7 +197,7 @@ class TableRead:
             ])
             return self._finish(c, value, [], text_fails, "'not 0/1 or a boolean word'")
         if t in ("timestamptz", "timestamp"):
-            scale = "1000" if c.convert == "unix_millis" else "1000000"
+            scale = {"unix_millis": "1000", "unix_micros": "1"}.get(c.convert, "1000000")
             value = choose([
                 (is_int, f"make_timestamp(CAST({raw} AS BIGINT) * {scale})"),
                 (is_real, f"make_timestamp(CAST(round(CAST({raw} AS DOUBLE) * {scale}) AS BIGINT))"),
@@ -213,8 +213,9 @@ class TableRead:
                             (is_real, f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")])
             return self._finish(c, value, [], text_fails, "'malformed JSON'")
         if t == "bytea":
+            # text as its UTF-8 bytes; a number as the bytes of its digits (a real's shortest round-trip form)
             value = choose([(is_blob, f"unhex({raw})"), (is_text, f"encode({text})"), (is_int, f"encode({raw})"),
-                            (is_real, f"encode({raw})")])
+                            (is_real, f"encode(CAST(CAST({raw} AS DOUBLE) AS VARCHAR))")])
             return self._finish(c, value, [], text_fails)
         if t == "uuid":
             value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}), '^[0-9a-fA-F]{{8}}-?([0-9a-fA-F]{{4}}-?){{3}}[0-9a-fA-F]{{12}}$') THEN lower(trim({text})) END")])

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from .config import Params
 from .errors import ConfigError, LossesNotAccepted
-from .source import ColumnProfile, IndexProfile, SourceProfile, TableProfile
+from .source import UNIT_SCALE, ColumnProfile, IndexProfile, SourceProfile, TableProfile
 
 if TYPE_CHECKING:
     from .translate import Names
@@ -571,12 +571,41 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
     if len(cp.stored_classes) > 1:
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
+    _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
                       declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
                       pg_collation=pg_collation)
+
+
+def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, params: Params,
+                  lost: list) -> None:
+    """Values the chosen type and conversion would not carry as they are: instants outside the
+    plausible years (a unit misread: milliseconds read as seconds give the year 54191) and digits
+    beyond microseconds (timestamptz keeps microseconds: PostgreSQL docs, 8.5 "Date/Time Types").
+    Each is a listed loss `value:table.column` with its count and an example."""
+    from datetime import datetime, timedelta, timezone
+
+    name = f"{tp.name}.{cp.name}"
+    if pg_type not in ("timestamptz", "timestamp", "date"):
+        return
+    if convert in UNIT_SCALE and cp.outside_years.get(convert):
+        count, example = cp.outside_years[convert], cp.outside_example.get(convert, "")
+        try:
+            seconds = float(example) / UNIT_SCALE[convert]
+            year = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)).year
+            shown = f"e.g. {example} read as {convert.replace('_', ' ')} is the year {year}"
+        except (ValueError, OverflowError):
+            shown = f"e.g. {example} read as {convert.replace('_', ' ')} is no date Postgres can hold"
+        lost.append(("value", name, f"{count} value(s) fall outside the years {params.timestamp_years} ({shown})",
+                     "check the unit (column_overrides: convert unix_seconds, unix_millis or unix_micros), or widen "
+                     "timestamp_years"))
+    if pg_type != "date" and cp.sub_microsecond:
+        lost.append(("value", name, f"{cp.sub_microsecond} value(s) have digits beyond microseconds, which "
+                     f"{pg_type} cannot hold: they are cut to microseconds (e.g. {cp.sub_microsecond_example!r})",
+                     "keep the text in a text column (column_overrides: type text), or accept the truncation"))
 
 
 def _bad_text_action(params: Params) -> str:
@@ -593,11 +622,14 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
     if "unix_seconds" in hints:
         return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"]
     if "unix_millis" in hints:
-        return "timestamptz", "unix_millis", ["unix milliseconds -> timestamptz"]
+        return "timestamptz", "unix_millis", ["unix milliseconds -> timestamptz"] + _ambiguous(hints)
+    if "unix_micros" in hints:
+        return "timestamptz", "unix_micros", ["unix microseconds -> timestamptz"] + _ambiguous(hints)
     if "BOOL" in declared or "bool01" in hints:
         return "boolean", "bool01", ["0/1 -> boolean"]
     if declared in ("DATETIME", "TIMESTAMP") or "TIMESTAMP" in declared or ("TIME" in declared and "iso_text" in hints):
-        unit = "unix_millis" if "millis_range" in hints else "unix_seconds"
+        unit = ("unix_millis" if hints & {"millis_range", "unix_millis"} else
+                "unix_micros" if hints & {"micros_range", "unix_micros"} else "unix_seconds")
         if stored <= {"text"}:
             return "timestamptz", "iso_text", ["ISO text -> timestamptz (naive text read as UTC)"]
         return "timestamptz", unit, [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
@@ -607,8 +639,14 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         return "jsonb", "json", ["JSON text -> jsonb"]
     if m := _NUMERIC_DECL.match(declared):
         precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        most_int, most_scale = cp.decimal_shape or (0, 0)
+        if most_scale > scale or most_int > precision - scale:  # SQLite does not enforce (p,s): never round
+            return "numeric", "none", [f"declared {cp.declared_type}, but values have up to {most_int} integer digit(s) "
+                                       f"and {most_scale} decimal(s): widened to numeric, so none is rounded or refused"]
         return f"numeric({precision},{scale})", "none", ["exact decimal, never through a float"]
     if "INT" in declared:
+        if "real" in stored:  # INTEGER affinity keeps a real that is not a whole number as a real
+            return "numeric", "none", ["declared integer, but some values are reals: numeric holds both exactly"]
         return "bigint", "none", []
     if any(k in declared for k in ("CHAR", "CLOB", "TEXT")):
         return "text", "none", []
@@ -623,10 +661,17 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
             return "double precision", "none", ["no declared type; every value is a number"]
         if stored == {"text"}:
             return "text", "none", ["no declared type; every value is text"]
-        if stored == {"blob"} or not stored:
-            return "bytea", "none", []
-        return "text", "none", ["no declared type and mixed values: kept as text (BLOBs are rejected)"]
+        if "blob" in stored or not stored:
+            mixed = stored - {"blob"}
+            return "bytea", "none", [f"BLOBs beside {', '.join(sorted(mixed))}: every value as bytes (text as its UTF-8 "
+                                     "bytes, numbers as their digits)"] if mixed else []
+        return "text", "none", ["no declared type and mixed values: kept as text"]
     return "text", "none", []
+
+
+def _ambiguous(hints: set[str]) -> list[str]:
+    return ["AMBIGUOUS: the numbers fit more than one unit; the unit most of them fit was chosen, and numbers "
+            "that land outside the plausible years are a listed loss"] if "ambiguous_unit" in hints else []
 
 
 def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
@@ -634,6 +679,8 @@ def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
         hints = set(cp.hints)
         if hints & {"unix_millis", "millis_range"}:
             return "unix_millis"
+        if hints & {"unix_micros", "micros_range"}:
+            return "unix_micros"
         if hints & {"unix_seconds", "seconds_range"} or cp.stored_classes & {"integer", "real"}:
             return "unix_seconds"
         return "iso_text"

@@ -26,6 +26,9 @@ STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
 # Plausible epoch values: 2000-01-01 to 2100-01-01, in seconds and in milliseconds.
 SECONDS_RANGE = (946_684_800, 4_102_444_800)
 MILLIS_RANGE = (SECONDS_RANGE[0] * 1000, SECONDS_RANGE[1] * 1000)
+MICROS_RANGE = (SECONDS_RANGE[0] * 1_000_000, SECONDS_RANGE[1] * 1_000_000)
+UNIT_SCALE = {"unix_seconds": 1, "unix_millis": 1_000, "unix_micros": 1_000_000}
+DEFAULT_YEARS = (1900, 2200)  # instants outside these years are implausible for an app's data
 TIME_NAME = re.compile(r"(_at|_on|_time|_ts|_date|^date|^time|timestamp|^ts|^at|^when)$|^(created|updated|deleted|modified)", re.I)
 BOOL_NAME = re.compile(
     r"^(is|has|can|should|was|allow|use)_|^(resolved|done|completed|archived|active|enabled|disabled|"
@@ -52,6 +55,15 @@ class ColumnProfile:
     # how SQLite compares its text: BINARY, NOCASE, RTRIM, or the name of a collation the app defines
     # (https://www.sqlite.org/datatype3.html section 7); None: BINARY, the default
     collation: str | None = None
+    # numbers (integers and reals) that would be instants outside the plausible years if read in each
+    # unit: {"unix_seconds": count, ...}, with the first such number as an example
+    outside_years: dict[str, int] = field(default_factory=dict)
+    outside_example: dict[str, str] = field(default_factory=dict)
+    # ISO text with digits beyond microseconds (timestamptz holds microseconds), and one of them
+    sub_microsecond: int = 0
+    sub_microsecond_example: str | None = None
+    # for a NUMERIC(p,s)/DECIMAL(p,s) column: [most integer digits, most decimals] among its numbers
+    decimal_shape: list[int] | None = None
 
     @property
     def nulls(self) -> int:
@@ -135,6 +147,7 @@ class SourceProfile:
     triggers: list[dict[str, str]] = field(default_factory=list)
     # virtual tables (FTS, R*Tree, ...): name, module, sql, shadow tables; not copied as tables
     virtual_tables: list[dict[str, Any]] = field(default_factory=list)
+    timestamp_years: list[int] = field(default_factory=lambda: list(DEFAULT_YEARS))  # the plausible window used
 
     def table(self, name: str) -> TableProfile:
         for table in self.tables:
@@ -300,7 +313,11 @@ def table_names(path: Path) -> list[str]:
         con.close()
 
 
-def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProfile:
+def inspect_source(path: Path, *, tables: list[str] | None = None,
+                   years: tuple[int, int] = DEFAULT_YEARS) -> SourceProfile:
+    """What the file declares and stores, table by table (opened read-only). `years`: the plausible
+    window for instants; numbers that fall outside it in a unit are counted per unit. Raises
+    SourceError for a damaged file, a table filter naming no table, or a file without tables."""
     path = Path(path)
     con = open_source(path)
     try:
@@ -323,7 +340,7 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
         if not names:
             raise SourceError(f"{path} holds no tables to migrate")
         sql_of = {r[1]: r[3] or "" for r in master}
-        profiles = [_profile_table(con, name, sql_of[name]) for name in names]
+        profiles = [_profile_table(con, name, sql_of[name], years) for name in names]
         if any(r[1] == "sqlite_sequence" for r in master):
             seqs = {name: int(seq) for name, seq in sqlite(con, "SELECT name, seq FROM sqlite_sequence")}
             for tp in profiles:
@@ -334,10 +351,11 @@ def inspect_source(path: Path, *, tables: list[str] | None = None) -> SourceProf
         virtual = virtual_tables(master)
     finally:
         con.close()
-    return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers, virtual)
+    return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers, virtual,
+                         list(years))
 
 
-def _profile_table(con, name: str, sql: str) -> TableProfile:
+def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YEARS) -> TableProfile:
     q = sqlite_ident(name)
     info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden != 1")
     columns = [
@@ -361,7 +379,8 @@ def _profile_table(con, name: str, sql: str) -> TableProfile:
         vals = row[1 + i * per: 1 + (i + 1) * per]
         col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
         col.min, col.max = (_shown(v, col.stored_classes) for v in vals[5:7])
-    _count_hints(con, name, columns)
+    _count_hints(con, name, columns, years)
+    _decimal_shapes(con, name, columns)
     _collations(con, name, columns)
     table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name))
     _read_definition(table)
@@ -378,41 +397,104 @@ def _shown(hex_value: str | None, stored: set[str]) -> str | None:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _count_hints(con, table: str, columns: list[ColumnProfile]) -> None:
-    """Second pass, vectorised in DuckDB over the values SQLite hands out: epoch ranges, 0/1,
-    JSON, ISO dates, NUL characters and invalid UTF-8 (counted on the raw bytes)."""
+PER_COLUMN = 16  # the aggregates _count_hints computes for each column
+
+
+def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int, int] = DEFAULT_YEARS) -> None:
+    """Second pass, vectorised in DuckDB over the values SQLite hands out: epoch ranges of the numbers
+    (integers and reals alike, whatever else the column stores), numbers outside the plausible `years`
+    in each unit, 0/1, JSON, ISO dates, digits beyond microseconds, NUL characters and invalid UTF-8
+    (counted on the raw bytes). Reals travel as `printf('%!.20e')`, which parses back to the same
+    double (the 17 digits of '%!.17g' do not at the extremes)."""
+    first, last = _window_seconds(years)
     inner, aggs, wanted = [], [], []
     for i, col in enumerate(columns):
-        if not (col.storage["integer"] or col.storage["text"]):
+        if not (col.storage["integer"] or col.storage["real"] or col.storage["text"]):
             continue
         c = sqlite_ident(col.name)
-        inner += [f"CASE WHEN typeof({c}) = 'integer' THEN {c} END AS i{i}"]
-        n = f"CAST(i{i} AS BIGINT)"
-        aggs += [f"count_if({n} BETWEEN {lo} AND {hi})" for lo, hi in (SECONDS_RANGE, MILLIS_RANGE)]
+        inner += [f"CASE typeof({c}) WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'real' THEN printf('%!.20e', {c}) "
+                  f"END AS i{i}"]
+        n = f"TRY_CAST(i{i} AS DOUBLE)"
+        aggs += [f"count_if({n} BETWEEN {lo} AND {hi})" for lo, hi in (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE)]
         aggs += [f"count_if({n} IN (0, 1))"]
+        for scale in UNIT_SCALE.values():
+            outside = f"({n} < {first * scale} OR {n} > {last * scale})"
+            aggs += [f"count_if({outside})", f"first(i{i}) FILTER (WHERE {outside})"]
         if col.storage["text"]:
             inner += [f"CASE WHEN typeof({c}) = 'text' THEN hex(CAST({c} AS BLOB)) END AS h{i}"]
             text = f"try(decode(unhex(h{i})))"
+            nanos = f"regexp_matches({text}, '\\d:\\d\\d:\\d\\d[.,]\\d{{7,}}')"
             aggs += [
                 f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))",
                 f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))",
                 f"count_if(contains({text}, chr(0)))",
                 f"count(h{i}) - count({text})",
+                f"count_if({nanos})", f"first({text}) FILTER (WHERE {nanos})",
             ]
         else:
-            aggs += ["0", "0", "0", "0"]
+            aggs += ["0", "0", "0", "0", "0", "NULL"]
         wanted.append(col)
     if not wanted:
         for col in columns:
-            col.hints = _hints(col, 0, 0, 0, 0, 0)
+            col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
         return
     query = f"SELECT {', '.join(inner)} FROM {sqlite_ident(table)}"
     row = con.execute(f"SELECT {', '.join(aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
-    counts = {col.name: [int(v or 0) for v in row[7 * k: 7 * (k + 1)]] for k, col in enumerate(wanted)}
+    for k, col in enumerate(wanted):
+        v = row[PER_COLUMN * k: PER_COLUMN * (k + 1)]
+        secs, millis, micros, zero_one = (int(x or 0) for x in v[:4])
+        for j, unit in enumerate(UNIT_SCALE):
+            count, example = int(v[4 + 2 * j] or 0), v[5 + 2 * j]
+            if count:
+                col.outside_years[unit] = count
+                col.outside_example[unit] = str(example)
+        json_n, iso_n, nul_n, bad_n, nanos_n, nanos_example = v[10:16]
+        col.hints = _hints(col, secs, millis, micros, zero_one, int(json_n or 0), int(iso_n or 0))
+        col.nul_values, col.bad_utf8_values = int(nul_n or 0), int(bad_n or 0)
+        col.sub_microsecond, col.sub_microsecond_example = int(nanos_n or 0), nanos_example
     for col in columns:
-        secs, millis, zero_one, json_n, iso_n, nul_n, bad_n = counts.get(col.name, [0] * 7)
-        col.hints = _hints(col, secs, millis, zero_one, json_n, iso_n)
-        col.nul_values, col.bad_utf8_values = nul_n, bad_n
+        if col not in wanted:
+            col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
+
+
+def _window_seconds(years: tuple[int, int]) -> tuple[int, int]:
+    """The plausible window as unix seconds: from 1 January of the first year to the end of the last."""
+    from datetime import datetime, timezone
+
+    return (int(datetime(years[0], 1, 1, tzinfo=timezone.utc).timestamp()),
+            int(datetime(years[1] + 1, 1, 1, tzinfo=timezone.utc).timestamp()) - 1)
+
+
+_DECIMAL_DECL = re.compile(r"^\s*(?:NUMERIC|DECIMAL)\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)\s*$", re.I)
+
+
+def _decimal_shapes(con, table: str, columns: list[ColumnProfile]) -> None:
+    """For columns declared NUMERIC(p,s) or DECIMAL(p,s): the most integer digits and the most decimals
+    among their numbers (integers, reals as their shortest round-trip decimal, numeric text), so the
+    plan can pick a type that holds every one. SQLite does not enforce p or s
+    (https://www.sqlite.org/datatype3.html section 3.1: NUMERIC affinity)."""
+    from decimal import Decimal, InvalidOperation
+
+    for col in columns:
+        if not _DECIMAL_DECL.match(col.declared_type) or not (col.stored_classes - {"blob"}):
+            continue
+        c = sqlite_ident(col.name)
+        values = sqlite(con, f"SELECT DISTINCT CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) "
+                             f"ELSE CAST({c} AS TEXT) END, typeof({c}) FROM {sqlite_ident(table)} "
+                             f"WHERE typeof({c}) IN ('integer', 'real', 'text')")
+        most_int = most_scale = 0
+        for text, kind in values:
+            try:
+                d = Decimal(repr(float(text))) if kind == "real" else Decimal(str(text).strip())
+            except (InvalidOperation, ValueError):
+                continue  # not a number: the load rejects it with its reason
+            if not d.is_finite():
+                continue
+            sign, digits, exponent = d.normalize().as_tuple() if kind == "real" else d.as_tuple()
+            scale = max(-exponent, 0)
+            most_scale = max(most_scale, scale)
+            most_int = max(most_int, len(digits) + exponent if len(digits) + exponent > 0 else 0)
+        col.decimal_shape = [most_int, most_scale]
 
 
 def _read_definition(table: TableProfile) -> None:
@@ -444,17 +526,29 @@ def _read_definition(table: TableProfile) -> None:
         table.checks += [c.this.sql("sqlite") for c in checks]
 
 
-def _hints(col: ColumnProfile, secs: int, millis: int, zero_one: int, json_n: int, iso_n: int) -> list[str]:
+def _hints(col: ColumnProfile, secs: int, millis: int, micros: int, zero_one: int, json_n: int,
+           iso_n: int) -> list[str]:
+    """What the values suggest. A timestamp unit is decided from the numbers alone (integers and reals),
+    whatever else the column also stores: text written by `DEFAULT CURRENT_TIMESTAMP` beside Prisma's
+    milliseconds does not make them seconds. Numbers in more than one unit's range are `ambiguous_unit`."""
+    numbers = col.storage.get("integer", 0) + col.storage.get("real", 0)
     values = sum(v for k, v in col.storage.items() if k != "null")
     if not values:
         return []
     hints = []
     time_like = bool(TIME_NAME.search(col.name)) or "TIME" in col.declared_type.upper() or "DATE" in col.declared_type.upper()
-    if secs == values:
-        hints.append("unix_seconds" if time_like else "seconds_range")
-    elif millis == values:
-        hints.append("unix_millis" if time_like else "millis_range")
-    if iso_n == values:
+    if numbers:
+        units = [(n, unit) for n, unit in ((secs, "seconds"), (millis, "millis"), (micros, "micros")) if n]
+        if len(units) == 1 and units[0][0] == numbers:
+            unit = units[0][1]
+            hints.append(f"unix_{unit}" if time_like else f"{unit}_range")
+        elif len(units) > 1:
+            hints.append("ambiguous_unit")
+            most = max(units)[1]  # the unit most numbers fit; the plausible-years check catches the rest
+            if time_like and sum(n for n, _ in units) == numbers:
+                hints.append(f"unix_{most}")
+    texts = col.storage.get("text", 0)
+    if texts and iso_n == texts and (not numbers or any(h.startswith("unix_") for h in hints)):
         hints.append("iso_text")
     if json_n == values:
         hints.append("json")
@@ -628,7 +722,8 @@ def step(params) -> SourceProfile:
     from .demo import ensure_demo_source
 
     ensure_demo_source(params)
-    profile = inspect_source(resolve_path(params.sqlite_path), tables=params.tables or None)
+    profile = inspect_source(resolve_path(params.sqlite_path), tables=params.tables or None,
+                             years=params.years())
     record.write(record.run_dir_for(params), "profile.json", profile.to_json())
     return profile
 
@@ -642,6 +737,7 @@ def profile_for(params) -> SourceProfile:
     path = resolve_path(params.sqlite_path)
     if text:
         profile = SourceProfile.from_json(text)
-        if profile.path == str(path) and path.exists() and profile.size_bytes == path.stat().st_size:
+        if (profile.path == str(path) and path.exists() and profile.size_bytes == path.stat().st_size
+                and tuple(profile.timestamp_years) == params.years()):
             return profile
     return step(params)

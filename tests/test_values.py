@@ -1,0 +1,143 @@
+"""No value changed in silence: every value arrives exactly, is rejected with its reason, or is a listed
+loss accepted before anything is written; and verification compares SQLite's raw values with what
+Postgres holds, whatever the plan decided (issue 12's inputs H to K, and the kind of each)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import migrate, sqlite_file
+from sqlite2neon import load, plan, source, verify
+from sqlite2neon.errors import LossesNotAccepted
+
+UTC = timezone.utc
+
+
+H = """
+CREATE TABLE "User" ("id" TEXT NOT NULL PRIMARY KEY, "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP);
+INSERT INTO "User" VALUES ('u1', 1647950409737), ('u2', 1700000000001);
+INSERT INTO "User"("id") VALUES ('u3');
+"""
+I = """
+CREATE TABLE items (id INTEGER PRIMARY KEY, price decimal(5,2));
+INSERT INTO items VALUES (1, 1230.99), (2, 19.99), (3, 0.1 + 0.2), (4, '12.345'), (5, 7);
+"""
+J = """
+CREATE TABLE keys (key_id INTEGER PRIMARY KEY AUTOINCREMENT, key_public BLOB, key_private BLOB);
+INSERT INTO keys(key_public, key_private) VALUES ('ssh-ed25519 AAAA made-up', X'00FF10'),
+  (X'', NULL), ('café', X'C328'), ('-----BEGIN KEY-----' || char(10), 'text');
+"""
+K = """
+CREATE TABLE accounts (id TEXT PRIMARY KEY, created_at datetime);
+INSERT INTO accounts VALUES ('a', '2025-07-01 10:00:00.123456789+02:00'), ('b', '2025-07-02 11:30:15.5-05:00');
+"""
+
+
+def test_h_milliseconds_beside_a_text_default_are_read_as_milliseconds(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "h.db", H)
+    text_now = sqlite3.connect(db).execute('SELECT "createdAt" FROM "User" WHERE id = \'u3\'').fetchone()[0]
+    the_plan, _, verified = migrate(params_for(db))
+
+    column = the_plan.table("User").column("createdAt")
+    assert (column.pg_type, column.convert) == ("timestamptz", "unix_millis")
+    assert verified.passed, verified.to_json()
+    got = dict(pg.execute('SELECT id, "createdat" FROM "user"').fetchall())
+    assert got["u1"] == datetime(2022, 3, 22, 12, 0, 9, 737000, tzinfo=UTC)
+    assert got["u2"] == datetime(2023, 11, 14, 22, 13, 20, 1000, tzinfo=UTC)
+    assert got["u3"] == datetime.fromisoformat(text_now).replace(tzinfo=UTC)
+
+
+def test_timestamps_outside_the_plausible_window_stop_the_plan(tmp_path, params_for):
+    db = sqlite_file(tmp_path / "w.db", """
+        CREATE TABLE e (id INTEGER PRIMARY KEY, happened_at DATETIME);
+        INSERT INTO e VALUES (1, 1700000000), (2, 1700000100), (3, 99999999999);""")
+    params = params_for(db, column_overrides={"e.happened_at": {"type": "timestamptz", "convert": "unix_seconds"}})
+    source.step(params)
+    the_plan = plan.step(params)
+    losses = {x.item: x for x in the_plan.losses}
+    assert "value:e.happened_at" in losses
+    assert "1 value(s)" in losses["value:e.happened_at"].reason and "5138" in losses["value:e.happened_at"].reason
+    with pytest.raises(LossesNotAccepted):
+        the_plan.raise_for_losses()
+
+
+def test_i_decimals_beyond_the_declared_scale_and_precision_arrive_exactly(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "i.db", I)
+    the_plan, _, verified = migrate(params_for(db))
+
+    column = the_plan.table("items").column("price")
+    assert column.pg_type == "numeric" and any("widened" in n for n in column.notes)
+    assert verified.passed, verified.to_json()
+    got = dict(pg.execute("SELECT id, price FROM items").fetchall())
+    assert got == {1: Decimal("1230.99"), 2: Decimal("19.99"), 3: Decimal("0.30000000000000004"),
+                   4: Decimal("12.345"), 5: Decimal("7")}
+
+
+def test_rounding_by_an_overridden_type_fails_verification_unless_accepted(tmp_path, params_for):
+    db = sqlite_file(tmp_path / "r.db", """
+        CREATE TABLE items (id INTEGER PRIMARY KEY, price TEXT);
+        INSERT INTO items VALUES (1, '12.345'), (2, '1.5');""")
+    override = {"items.price": {"type": "numeric(5,2)"}}
+    params = params_for(db, column_overrides=override, accept_losses=["*"])
+    _, _, verified = migrate(params)
+
+    assert not verified.passed
+    check = verified.tables[0]
+    assert check.differences_total == 1
+    difference = check.differences[0]
+    assert difference["key"] == "1" and difference["columns"][0]["column"] == "price"
+    assert "12.345" in str(difference["columns"][0]["source"]) and "12.35" in str(difference["columns"][0]["target"])
+
+
+def test_j_a_blob_column_holding_text_and_bytes_is_bytea_with_every_row(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "j.db", J)
+    expected = sqlite3.connect(db).execute(
+        "SELECT key_id, CAST(key_public AS BLOB), CAST(key_private AS BLOB) FROM keys ORDER BY 1").fetchall()
+    the_plan, loaded, verified = migrate(params_for(db))
+
+    table = the_plan.table("keys")
+    assert [table.column(c).pg_type for c in ("key_public", "key_private")] == ["bytea", "bytea"]
+    assert loaded.tables[0].rejected == 0 and verified.passed, verified.to_json()
+    got = [(i, None if a is None else bytes(a), None if b is None else bytes(b))
+           for i, a, b in pg.execute("SELECT key_id, key_public, key_private FROM keys ORDER BY 1")]
+    assert got == expected
+    assert got[2][1] == "café".encode()
+
+
+def test_k_nanoseconds_are_a_listed_loss_with_their_count(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "k.db", K)
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+
+    loss = {x.item: x for x in the_plan.losses}["value:accounts.created_at"]
+    assert "1 value(s)" in loss.reason and "microsecond" in loss.reason
+    with pytest.raises(LossesNotAccepted):
+        load.step(params)
+
+    _, _, verified = migrate(params_for(db, accept_losses=["value:accounts.created_at"],
+                                       run_dir=str(tmp_path / "accepted")))
+    assert verified.passed, verified.to_json()
+    got = dict(pg.execute("SELECT id, created_at FROM accounts").fetchall())
+    assert got["a"] == datetime(2025, 7, 1, 8, 0, 0, 123456, tzinfo=UTC)
+    assert got["b"] == datetime(2025, 7, 2, 16, 30, 15, 500000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [1.7976931348623157e308, 5e-324, 2.2250738585072014e-308, 0.1 + 0.2,
+                                   1e15 + 0.3, 123456789.12345679, -1.7976931348623157e308])
+def test_reals_at_the_extremes_arrive_bit_for_bit(tmp_path, params_for, pg, value):
+    db = sqlite_file(tmp_path / "f.db", "CREATE TABLE f (id INTEGER PRIMARY KEY, x DOUBLE, y);")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO f VALUES (1, ?, ?)", [value, value])
+    con.commit()
+    con.close()
+    _, _, verified = migrate(params_for(db))
+
+    assert verified.passed, verified.to_json()
+    x, y = pg.execute("SELECT x, y FROM f").fetchone()
+    assert x == value and y == value
