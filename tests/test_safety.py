@@ -113,6 +113,14 @@ def test_the_demo_never_replaces_a_database_it_did_not_make(project, tmp_path):
     assert by_parameter.exit_code == 2 and "does not take sqlite_path" in by_parameter.stderr
     assert hashlib.sha256(mine.read_bytes()).hexdigest() == digest
     assert not (project / "runs").exists()
+    # a demo database an older version wrote (no marker, the demo's two tables) is still the demo's
+    from sqlite2neon.demo import SCHEMA
+
+    older = tmp_path / "older-demo.db"
+    con = sqlite3.connect(older)
+    con.executescript(SCHEMA)
+    con.close()
+    assert make_demo_db(older, items=10) == older
 
 
 def test_a_misspelt_parameter_given_with_p_is_blamed_on_p(project):

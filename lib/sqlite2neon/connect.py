@@ -68,7 +68,7 @@ class Target:
     def endpoint(self) -> str:
         """How the URL that loads and runs DDL was found, in words: embedded, direct, or from a pooled one."""
         if self.kind == "embedded":
-            return "the embedded PostgreSQL (the runbook's own scratch server)"
+            return "embedded PostgreSQL, the runbook's own scratch server"
         if self.direct_source == "derived":
             return f"direct endpoint derived from the pooled {self.host} (-pooler removed)"
         if self.direct_source != "same":

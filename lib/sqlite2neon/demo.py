@@ -64,7 +64,7 @@ def make_demo_db(path: Path, *, items: int = 3000, seed: int = 7) -> Path:
     application_id says so). Raises ConfigError, touching nothing, when another file is there: the
     demo never overwrites a database of the user's."""
     path = Path(path)
-    if path.exists() and demo_marker(path) != DEMO_APPLICATION_ID:
+    if path.exists() and demo_marker(path) != DEMO_APPLICATION_ID and not _older_demo(path):
         from .errors import ConfigError
 
         raise ConfigError(f"{path} exists and is not a database the demo made; the demo never replaces it. "
@@ -110,6 +110,20 @@ def demo_marker(path: Path) -> int | None:
             con.close()
     except sqlite3.Error:
         return None
+
+
+def _older_demo(path: Path) -> bool:
+    """A demo database written before the marker existed: exactly the demo's two tables."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                               "AND name NOT LIKE 'sqlite_%'")}
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    return names == {"mental_items", "item_events"}
 
 
 def ensure_demo_source(params) -> None:
