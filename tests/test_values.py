@@ -141,3 +141,13 @@ def test_reals_at_the_extremes_arrive_bit_for_bit(tmp_path, params_for, pg, valu
     assert verified.passed, verified.to_json()
     x, y = pg.execute("SELECT x, y FROM f").fetchone()
     assert x == value and y == value
+
+
+def test_seconds_among_milliseconds_are_a_listed_loss(tmp_path, params_for):
+    db = sqlite_file(tmp_path / "mix.db", """
+        CREATE TABLE b (id INTEGER PRIMARY KEY, created_at INTEGER);
+        INSERT INTO b VALUES (1, 1700000000123), (2, 1700000500456), (3, 1700000001), (4, 1700000600789);""")
+    params = params_for(db)
+    source.step(params)
+    losses = {x.item: x for x in plan.step(params).losses}
+    assert "more than one unit" in losses["value:b.created_at"].reason

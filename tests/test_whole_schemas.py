@@ -223,3 +223,60 @@ def test_g_with_full_text_tsvector_the_content_table_gets_a_searchable_column(tm
     # a row the app adds later is searchable too: Postgres computes the column
     pg.execute("INSERT INTO notes (id, title, body) VALUES (3, 'recipes', 'bread flour')")
     assert pg.execute("SELECT id FROM notes WHERE notes_fts @@ to_tsquery('simple', 'flour')").fetchall() == [(3,)]
+
+
+# --- found by an attack on this work: each fixed with its kind -----------------------------------
+
+def test_a_nocase_key_whose_case_changed_in_sqlite_is_carried_over_not_deleted(tmp_path, params_for, pg):
+    from sqlite2neon import cutover
+    from sqlite2neon.connect import resolve_target
+
+    db = sqlite_file(tmp_path / "u.db", """
+        CREATE TABLE u (name TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER);
+        INSERT INTO u VALUES ('Alice', 1), ('Bob', 2);""")
+    params = params_for(db)
+    the_plan, _, verified = migrate(params)
+    assert verified.passed
+    con = sqlite3.connect(db)
+    con.execute("UPDATE u SET name = 'ALICE', v = 10 WHERE name = 'Alice'")
+    con.commit()
+    con.close()
+
+    cutover.catch_up(the_plan, resolve_target(params), params, source_path=db, run="recase")
+
+    assert sorted(pg.execute("SELECT name::text, v FROM u").fetchall()) == [("ALICE", 10), ("Bob", 2)]
+    assert verify.step(params).passed
+
+
+def test_a_text_reference_to_a_nocase_key_is_a_foreign_key_under_the_same_rules(tmp_path, params_for, pg):
+    db = sqlite_file(tmp_path / "fk.db", """
+        CREATE TABLE u (name TEXT COLLATE NOCASE PRIMARY KEY);
+        CREATE TABLE ch (id INTEGER PRIMARY KEY, uname TEXT REFERENCES u (name));
+        INSERT INTO u VALUES ('Alice'); INSERT INTO ch VALUES (1, 'Alice');""")
+    the_plan, loaded, verified = migrate(params_for(db))
+    assert verified.passed and loaded.not_created == []
+    assert the_plan.table("ch").column("uname").pg_type == "citext"
+    assert pg.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0] == 1
+
+
+def test_a_column_named_like_a_system_column_stops_the_plan(tmp_path, params_for, pg):
+    from sqlite2neon.errors import ConfigError
+
+    db = sqlite_file(tmp_path / "sys.db", "CREATE TABLE ok (id INTEGER PRIMARY KEY);"
+                                          "CREATE TABLE sys (id INTEGER PRIMARY KEY, xmin INTEGER);")
+    params = params_for(db)
+    source.step(params)
+    with pytest.raises(ConfigError, match=r"sys\.xmin has the name of a PostgreSQL system column"):
+        plan.step(params)
+    assert pg.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+
+
+def test_an_fts_table_with_its_own_rows_says_they_are_lost(tmp_path, params_for):
+    db = sqlite_file(tmp_path / "own.db", """
+        CREATE TABLE keep (id INTEGER PRIMARY KEY);
+        CREATE VIRTUAL TABLE docs USING fts5(body);
+        INSERT INTO docs VALUES ('only copy');""")
+    params = params_for(db)
+    source.step(params)
+    loss = plan.step(params).losses[0]
+    assert loss.item == "virtual_table:docs" and "ROWS ARE LOST" in loss.reason

@@ -403,7 +403,9 @@ def _upsert(src, conn, plan: Plan, table: TablePlan, wanted: list[Difference], p
                 rejects += chunk.rejects
                 copy.write(chunk.csv)
     if table.primary_key:
-        updates = [c for c in loaded if c.target not in table.primary_key]
+        # a key under NOCASE (citext) may change only its case in SQLite ('Alice' -> 'ALICE'): the same
+        # key to Postgres, so the conflicting row takes the new spelling, and the old one is not deleted
+        updates = [c for c in loaded if c.target not in table.primary_key or c.pg_type == "citext"]
         on_conflict = sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(
             sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c.target)) for c in updates)) if updates else \
             sql.SQL("DO NOTHING")

@@ -492,8 +492,13 @@ def _fts_columns(create_sql: str) -> list[str]:
 
 
 def _virtual_reason(v: dict) -> str:
-    shadows = f"; its shadow tables {', '.join(v['shadow_tables'])} are its storage, not data, and are not copied" \
-        if v["shadow_tables"] else ""
+    external = re.search(r"content\s*=\s*'[^']+'", v["sql"] or "", re.I)
+    if external:
+        shadows = (f"; its shadow tables {', '.join(v['shadow_tables'])} hold only its index of the content table's "
+                   "rows, which are migrated; they are not copied") if v["shadow_tables"] else ""
+    else:  # FTS with its own content, R*Tree: the rows live nowhere else
+        shadows = (" ROWS ARE LOST: it holds its own rows (in its shadow tables "
+                   f"{', '.join(v['shadow_tables']) or 'of its module'}), and they exist nowhere else in the file")
     kind = "a full-text index" if v["module"].startswith("fts") else "a virtual table"
     return f"{kind} (SQLite module {v['module']}), which Postgres has no equivalent of{shadows}"
 
@@ -518,6 +523,10 @@ def _check_overrides(profile: SourceProfile, params: Params) -> None:
             raise ConfigError(f"column_overrides names {key!r}, which is not a column of the source")
 
 
+# PostgreSQL's system columns: no user column may have these names (PostgreSQL docs, 5.6 "System Columns").
+SYSTEM_COLUMNS = {"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"}
+
+
 def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColumn"] | None, owned: bool,
                 text_support: "TextSupport | None" = None) -> TablePlan:
     columns = []
@@ -527,6 +536,10 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         col = _plan_column(tp, cp, params, lost, text_support or TextSupport())
         if col.target in seen:
             raise ConfigError(f"columns {seen[col.target]!r} and {cp.name!r} of {tp.name!r} both become {col.target!r}")
+        if col.target in SYSTEM_COLUMNS and target is None:
+            raise ConfigError(f"column {tp.name}.{cp.name} has the name of a PostgreSQL system column ({col.target}), "
+                              "which no table may use; rename it in SQLite (or create the table yourself with "
+                              "target_ddl); nothing was written")
         seen[col.target] = cp.name
         columns.append(col)
     table = TablePlan(
@@ -602,6 +615,11 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
         lost.append(("value", name, f"{count} value(s) fall outside the years {params.timestamp_years} ({shown})",
                      "check the unit (column_overrides: convert unix_seconds, unix_millis or unix_micros), or widen "
                      "timestamp_years"))
+    if convert in UNIT_SCALE and "ambiguous_unit" in cp.hints:
+        lost.append(("value", name, f"its numbers fit more than one unit (seconds, milliseconds, microseconds); read "
+                     f"as {convert.replace('_', ' ')}, the others would land on wrong instants",
+                     "set the unit with column_overrides (convert: unix_seconds, unix_millis or unix_micros), "
+                     "after fixing the values that use another"))
     if pg_type != "date" and cp.sub_microsecond:
         lost.append(("value", name, f"{cp.sub_microsecond} value(s) have digits beyond microseconds, which "
                      f"{pg_type} cannot hold: they are cut to microseconds (e.g. {cp.sub_microsecond_example!r})",
@@ -923,6 +941,12 @@ def _plan_foreign_keys(profile: SourceProfile, tables: list[TablePlan], params: 
                 continue
             if not fk.ref_unique and not _unique_parent_key(parent, ref_columns, fk, name, table, params):
                 continue
+            for c, r in zip(columns, ref_columns):  # SQLite compares a reference under the parent's collation
+                child, key = table.column(c), parent.column(r)
+                if key.pg_type == "citext" and child.pg_type == "text":
+                    child.pg_type, child.pg_collation = "citext", key.pg_collation
+                    child.notes.append(f"citext like {parent.target}.{key.target}, which it references: SQLite "
+                                       "compares the reference under the parent's NOCASE")
             name = pg_name(f"{table.target}_{'_'.join(columns)}_fkey")
             plan = ForeignKeyPlan(
                 name, columns, parent.target, ref_columns,
