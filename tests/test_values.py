@@ -78,20 +78,50 @@ def test_i_decimals_beyond_the_declared_scale_and_precision_arrive_exactly(tmp_p
                    4: Decimal("12.345"), 5: Decimal("7")}
 
 
-def test_rounding_by_an_overridden_type_fails_verification_unless_accepted(tmp_path, params_for):
+def test_rounding_by_an_overridden_type_fails_verification_unless_accepted(tmp_path, params_for, pg):
     db = sqlite_file(tmp_path / "r.db", """
         CREATE TABLE items (id INTEGER PRIMARY KEY, price TEXT);
         INSERT INTO items VALUES (1, '12.345'), (2, '1.5');""")
     override = {"items.price": {"type": "numeric(5,2)"}}
-    params = params_for(db, column_overrides=override, accept_losses=["*"])
-    _, _, verified = migrate(params)
 
+    # not accepted: the plan lists the rounding and nothing is written
+    source.step(params_for(db, column_overrides=override))
+    listed = {x.item: x for x in plan.step(params_for(db, column_overrides=override)).losses}
+    assert "rounds them to 2" in listed["value:items.price"].reason
+    with pytest.raises(LossesNotAccepted):
+        load.step(params_for(db, column_overrides=override))
+    assert pg.execute("SELECT to_regclass('items')").fetchone()[0] is None
+
+    # accepted: Postgres holds the rounded value, and verification compares SQLite's rounded the same way
+    accepted = params_for(db, column_overrides=override, accept_losses=["value:items.price"])
+    _, _, verified = migrate(accepted)
+    assert verified.passed, verified.to_json()
+    assert dict(pg.execute("SELECT id, price FROM items").fetchall()) == {1: Decimal("12.35"), 2: Decimal("1.50")}
+
+    # the same target verified without the acceptance: the rounding is a difference, key and both values named
+    verified = verify.step(params_for(db, column_overrides=override))
     assert not verified.passed
     check = verified.tables[0]
     assert check.differences_total == 1
     difference = check.differences[0]
     assert difference["key"] == "1" and difference["columns"][0]["column"] == "price"
     assert "12.345" in str(difference["columns"][0]["source"]) and "12.35" in str(difference["columns"][0]["target"])
+
+
+def test_numbers_in_exponent_form_arrive_exactly_and_verify(tmp_path, params_for, pg):
+    """Reals and text in exponent form in numeric columns (INTEGER holding reals, DECIMAL, NUMERIC):
+    Postgres stores the exact value, and verification reads SQLite's side written out, not `1e-07`."""
+    db = sqlite_file(tmp_path / "e.db", """
+        CREATE TABLE n (id INTEGER PRIMARY KEY, a "FLOATING POINT", b DECIMAL(20,10), c NUMERIC);
+        INSERT INTO n VALUES (1, 2.1847830781211706e-278, '1e-7', '1.5E+3'),
+                             (2, 1e20, 0.0000001, 1e300), (3, 5, 2.5, -1.25e-5);""")
+    the_plan, _, verified = migrate(params_for(db))
+    assert the_plan.table("n").column("a").pg_type == "numeric"
+    assert verified.passed, verified.to_json()
+    got = {r[0]: r[1:] for r in pg.execute("SELECT id, a, b, c FROM n")}
+    assert got[1] == (Decimal("2.1847830781211706e-278"), Decimal("1e-7"), Decimal("1500"))
+    assert got[2] == (Decimal("1e20"), Decimal("1e-7"), Decimal("1e300"))
+    assert got[3] == (Decimal("5"), Decimal("2.5"), Decimal("-0.0000125"))
 
 
 def test_j_a_blob_column_holding_text_and_bytes_is_bytea_with_every_row(tmp_path, params_for, pg):
@@ -151,3 +181,20 @@ def test_seconds_among_milliseconds_are_a_listed_loss(tmp_path, params_for):
     source.step(params)
     losses = {x.item: x for x in plan.step(params).losses}
     assert "more than one unit" in losses["value:b.created_at"].reason
+
+
+def test_a_difference_shows_the_loaded_row_not_a_rejected_row_with_the_same_key(tmp_path, params_for, pg):
+    """Two text keys that are not valid UTF-8 both read U+FFFD; one row is rejected ('maybe' is no
+    number). A value changed in Postgres behind the runbook's back is reported with the loaded row's
+    SQLite values, not the rejected row's (found by fuzzing: keys_equal_after_bad_text_confuse_verify)."""
+    db = sqlite_file(tmp_path / "k.db", """
+        CREATE TABLE t_x (id TEXT PRIMARY KEY, tags TEXT, amount DECIMAL);
+        INSERT INTO t_x VALUES (CAST(x'ff' AS TEXT), 675, 1.5), (CAST(x'80' AS TEXT), 1242236715994, 'maybe');""")
+    params = params_for(db, fail_on_rejects=False)
+    _, loaded, verified = migrate(params)
+    assert verified.passed, verified.to_json()
+    pg.execute("UPDATE t_x SET tags = '676'")
+    check = verify.step(params).tables[0]
+    assert check.differences_total == 1
+    columns = {c["column"]: (c["source"], c["target"]) for c in check.differences[0]["columns"]}
+    assert columns == {"tags": ("675", "676")}

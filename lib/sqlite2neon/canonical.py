@@ -67,6 +67,8 @@ def source_expr(col: ColumnPlan, value: str) -> str:
     if t == "numeric" or NUMERIC.fullmatch(t):
         # the number SQLite holds, exactly: never rounded to the column's scale first, so a value the
         # column rounds (numeric(5,2) holding 12.345) is a difference, not a match
+        if col.rounding_accepted:  # the listed and accepted loss: compare with the value Postgres rounds
+            value = f"round_half_up({value}, {col.rounds_to_scale})"
         n = f"regexp_replace(trim({value}), '^[+]', '')"
         n = f"CASE WHEN contains({n}, '.') THEN rtrim(rtrim({n}, '0'), '.') ELSE {n} END"
         n = f"regexp_replace(regexp_replace({n}, '^(-?)0+([0-9])', '\\1\\2'), '^(-?)[.]', '\\10.')"
@@ -201,7 +203,12 @@ def register(con) -> None:
     import duckdb
     from duckdb.sqltypes import VARCHAR
 
+    from duckdb.sqltypes import INTEGER
+
+    from .plan import round_half_up
+
     try:
         con.create_function("jsonb_text", _jsonb_texts, [VARCHAR], VARCHAR, type="arrow")
+        con.create_function("round_half_up", round_half_up, [VARCHAR, INTEGER], VARCHAR)
     except duckdb.CatalogException:
         pass  # already registered on this connection

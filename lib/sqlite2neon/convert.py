@@ -177,11 +177,13 @@ class TableRead:
                             (is_text, f"TRY_CAST(trim({text}) AS DOUBLE)")])
             return self._finish(c, value, [], text_fails, "'not a number'")
         if t == "numeric" or NUMERIC.fullmatch(t):
+            # exponent forms (a real's shortest digits `1e+20`, text `1.5E-7`) written out in full:
+            # the value Postgres stores, and the form verification compares
             value = choose([
                 (is_int, raw),
-                (is_real, f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)"),
+                (is_real, _plain(f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")),
                 (is_text, f"CASE WHEN regexp_matches(trim({text}), '^[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?$') "
-                          f"THEN trim({text}) END"),
+                          f"THEN {_plain(f'trim({text})')} END"),
             ])
             fails = []
             if m := NUMERIC.fullmatch(t):
@@ -246,6 +248,21 @@ class TableRead:
         return Converted(value, failed, reason)
 
 
+def _plain(number: str) -> str:
+    """DuckDB SQL: decimal text without an exponent (`plain_decimal` only where there is one)."""
+    return f"CASE WHEN regexp_matches({number}, '[eE]') THEN plain_decimal({number}) ELSE {number} END"
+
+
+def plain_decimal(text: str | None) -> str | None:
+    """`1.5e-7` -> `0.00000015`, `1e+20` -> `100000000000000000000`: the exact value of decimal text
+    in exponent form, written out (Postgres' numeric input reads the same value; PostgreSQL docs 8.1.2)."""
+    if text is None:
+        return None
+    from decimal import Decimal
+
+    return format(Decimal(text), "f")
+
+
 def _typed_null(pg_type: str) -> str:
     """A NULL of the DuckDB type the column's converted values have (see `_convert`'s branches)."""
     if pg_type in INTEGER_RANGES:
@@ -297,5 +314,9 @@ def register(con) -> None:
 
     try:
         con.create_function("fix_utf8", fix_utf8, [V, V], V)
+    except duckdb.CatalogException:
+        pass
+    try:
+        con.create_function("plain_decimal", plain_decimal, [V], V)
     except duckdb.CatalogException:
         pass

@@ -620,7 +620,6 @@ def step(params: Params) -> LoadResult:
         raise DryRunStop("dry_run is set: the runbook stops after the plan, and nothing was written to the target")
     run_dir = record.run_dir_for(params)
     plan = plan_for(params)
-    plan.accept(params.accept_losses)
     plan.raise_for_losses()  # also when this notebook runs alone: nothing unaccepted is lost in silence
     target = resolve_target(params)
 

@@ -47,6 +47,10 @@ class ColumnPlan:
     generated: str | None = None  # Postgres expression when Postgres computes the column (not loaded)
     declared_collation: str | None = None  # SQLite's: NOCASE, RTRIM, the app's; None for BINARY
     pg_collation: str | None = None  # the COLLATE of the Postgres column ("C" under citext for NOCASE)
+    # numeric(p,s) over values with more than s decimals: Postgres rounds them (a listed loss); once
+    # the loss is accepted, verification rounds SQLite's side the same way (else each is a difference)
+    rounds_to_scale: int | None = None
+    rounding_accepted: bool = False
 
 
 @dataclass
@@ -205,6 +209,10 @@ class Plan:
         """Mark the losses `accept_losses` names as accepted."""
         for loss in self.losses:
             loss.accepted = loss.accepted_by(patterns)
+        accepted = {loss.name.lower() for loss in self.losses if loss.accepted and loss.kind == "value"}
+        for t in self.tables:
+            for c in t.columns:
+                c.rounding_accepted = c.rounds_to_scale is not None and f"{t.source}.{c.source}".lower() in accepted
 
     @property
     def unaccepted(self) -> list[Loss]:
@@ -587,10 +595,12 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
     _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
+    scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", pg_type)
+    rounds = int(scale.group(1)) if scale and (cp.decimal_shape or [0, 0])[1] > int(scale.group(1)) else None
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
                       declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
-                      pg_collation=pg_collation)
+                      pg_collation=pg_collation, rounds_to_scale=rounds)
 
 
 def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, params: Params,
@@ -602,6 +612,11 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
     from datetime import datetime, timedelta, timezone
 
     name = f"{tp.name}.{cp.name}"
+    if (m := re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type)) and (cp.decimal_shape or [0, 0])[1] > int(m.group(2)):
+        lost.append(("value", name, f"values have up to {cp.decimal_shape[1]} decimal(s), and {pg_type} rounds "
+                     f"them to {m.group(2)} (e.g. 0.125 -> {round_half_up('0.125', int(m.group(2)))})",
+                     "leave the type to the plan (it widens to numeric), or accept the rounding: verification "
+                     "then compares SQLite's values rounded the same way"))
     if pg_type not in ("timestamptz", "timestamp", "date"):
         return
     if convert in UNIT_SCALE and cp.outside_years.get(convert):
@@ -624,6 +639,14 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
         lost.append(("value", name, f"{cp.sub_microsecond} value(s) have digits beyond microseconds, which "
                      f"{pg_type} cannot hold: they are cut to microseconds (e.g. {cp.sub_microsecond_example!r})",
                      "keep the text in a text column (column_overrides: type text), or accept the truncation"))
+
+
+def round_half_up(text: str, scale: int) -> str:
+    """Decimal text rounded to `scale` decimals, halves away from zero, as Postgres rounds numeric
+    input to a column's scale (PostgreSQL docs, 8.1.2 "Arbitrary Precision Numbers")."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(text).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
 def _bad_text_action(params: Params) -> str:
@@ -1223,11 +1246,15 @@ def step(params: Params) -> Plan:
 
 
 def plan_for(params: Params) -> Plan:
-    """The plan written by step 02 into the run directory, or a fresh one when there is none."""
+    """The plan written by step 02 into the run directory, or a fresh one when there is none; its
+    losses accepted as this step's `accept_losses` says (a verification without the acceptance
+    compares SQLite's values as they are)."""
     from . import record
 
     text = record.read(record.run_dir_for(params), "plan.json")
-    return Plan.from_json(text) if text else step(params)
+    plan = Plan.from_json(text) if text else step(params)
+    plan.accept(params.accept_losses)
+    return plan
 
 
 def plan_frame(plan: Plan):

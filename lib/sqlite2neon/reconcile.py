@@ -149,8 +149,10 @@ class _Sides:
         read = TableRead(self.table, self.bad_text)
         raw = ", ".join(f"CAST(s.c{i} AS VARCHAR)" for i in range(len(self.table.columns)))
         forms = ", ".join(canonical.source_expr(c, read.converted[i].value) for i, c in enumerate(self.table.columns))
+        # not the rejected rows: one can share a loaded row's key once bad_text has replaced its bytes
         rows = cursor.execute(
-            f"SELECT {self.src_key}, {raw}, {forms} FROM {read.relation()} WHERE list_contains(?, {self.src_key})",
+            f"SELECT {self.src_key}, {raw}, {forms} FROM {read.relation()} "
+            f"WHERE list_contains(?, {self.src_key}) AND NOT {self._rejected(cursor, read)}",
             [keys]).fetchall()
         return {r[0]: r[1:] for r in rows}
 

@@ -314,9 +314,11 @@ def table_names(path: Path) -> list[str]:
 
 
 def inspect_source(path: Path, *, tables: list[str] | None = None,
-                   years: tuple[int, int] = DEFAULT_YEARS) -> SourceProfile:
+                   years: tuple[int, int] = DEFAULT_YEARS, shaped: frozenset[str] = frozenset()) -> SourceProfile:
     """What the file declares and stores, table by table (opened read-only). `years`: the plausible
-    window for instants; numbers that fall outside it in a unit are counted per unit. Raises
+    window for instants; numbers that fall outside it in a unit are counted per unit. `shaped`:
+    "table.column" names (lower case) whose decimal shape is wanted whatever their declared type (a
+    column_overrides type numeric(p,s)). Raises
     SourceError for a damaged file, a table filter naming no table, or a file without tables."""
     path = Path(path)
     con = open_source(path)
@@ -340,7 +342,7 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
         if not names:
             raise SourceError(f"{path} holds no tables to migrate")
         sql_of = {r[1]: r[3] or "" for r in master}
-        profiles = [_profile_table(con, name, sql_of[name], years) for name in names]
+        profiles = [_profile_table(con, name, sql_of[name], years, shaped) for name in names]
         if any(r[1] == "sqlite_sequence" for r in master):
             seqs = {name: int(seq) for name, seq in sqlite(con, "SELECT name, seq FROM sqlite_sequence")}
             for tp in profiles:
@@ -355,7 +357,8 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
                          list(years))
 
 
-def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YEARS) -> TableProfile:
+def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YEARS,
+                   shaped: frozenset[str] = frozenset()) -> TableProfile:
     q = sqlite_ident(name)
     info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden != 1")
     columns = [
@@ -380,7 +383,7 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
         col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
         col.min, col.max = (_shown(v, col.stored_classes) for v in vals[5:7])
     _count_hints(con, name, columns, years)
-    _decimal_shapes(con, name, columns)
+    _decimal_shapes(con, name, columns, shaped)
     _collations(con, name, columns)
     table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name))
     _read_definition(table)
@@ -468,15 +471,17 @@ def _window_seconds(years: tuple[int, int]) -> tuple[int, int]:
 _DECIMAL_DECL = re.compile(r"^\s*(?:NUMERIC|DECIMAL)\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)\s*$", re.I)
 
 
-def _decimal_shapes(con, table: str, columns: list[ColumnProfile]) -> None:
-    """For columns declared NUMERIC(p,s) or DECIMAL(p,s): the most integer digits and the most decimals
+def _decimal_shapes(con, table: str, columns: list[ColumnProfile], shaped: frozenset[str] = frozenset()) -> None:
+    """For columns declared NUMERIC(p,s) or DECIMAL(p,s), or named in `shaped` ("table.column", lower
+    case): the most integer digits and the most decimals
     among their numbers (integers, reals as their shortest round-trip decimal, numeric text), so the
     plan can pick a type that holds every one. SQLite does not enforce p or s
     (https://www.sqlite.org/datatype3.html section 3.1: NUMERIC affinity)."""
     from decimal import Decimal, InvalidOperation
 
     for col in columns:
-        if not _DECIMAL_DECL.match(col.declared_type) or not (col.stored_classes - {"blob"}):
+        wanted = _DECIMAL_DECL.match(col.declared_type) or f"{table}.{col.name}".lower() in shaped
+        if not wanted or not (col.stored_classes - {"blob"}):
             continue
         c = sqlite_ident(col.name)
         values = sqlite(con, f"SELECT DISTINCT CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) "
@@ -723,7 +728,7 @@ def step(params) -> SourceProfile:
 
     ensure_demo_source(params)
     profile = inspect_source(resolve_path(params.sqlite_path), tables=params.tables or None,
-                             years=params.years())
+                             years=params.years(), shaped=_shaped(params))
     record.write(record.run_dir_for(params), "profile.json", profile.to_json())
     return profile
 
@@ -737,7 +742,20 @@ def profile_for(params) -> SourceProfile:
     path = resolve_path(params.sqlite_path)
     if text:
         profile = SourceProfile.from_json(text)
+        shapes = {f"{t.name}.{c.name}".lower() for t in profile.tables for c in t.columns if c.decimal_shape is not None}
         if (profile.path == str(path) and path.exists() and profile.size_bytes == path.stat().st_size
-                and tuple(profile.timestamp_years) == params.years()):
+                and tuple(profile.timestamp_years) == params.years() and _shaped(params) <= shapes | _empty(profile)):
             return profile
     return step(params)
+
+
+def _shaped(params) -> frozenset[str]:
+    """Columns overridden to numeric(p,s): the plan needs their decimal shape to list rounding."""
+    return frozenset(k.lower() for k, v in params.column_overrides.items()
+                     if re.fullmatch(r"numeric\(\d+,\s*\d+\)", str(v.get("type", ""))))
+
+
+def _empty(profile: SourceProfile) -> set[str]:
+    """Columns without a number or text to shape (their shape stays None)."""
+    return {f"{t.name}.{c.name}".lower() for t in profile.tables for c in t.columns
+            if not (c.stored_classes - {"blob"})}
