@@ -21,6 +21,7 @@ instead of the embedded one: a database `fuzz_<hex>` is made there and dropped),
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import signal
@@ -32,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TQDM_DISABLE", "1")  # a load's progress bars, thousands of times, would bury the findings
 sys.path.insert(0, str(ROOT / "tests"))
 
 import fuzz_sqlite as fz  # noqa: E402
