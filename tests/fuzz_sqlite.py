@@ -933,22 +933,34 @@ def read_source(path: Path) -> list[SourceTable]:
             selects = []
             for c in cols:
                 selects += [f"typeof({q(c.name)})", q(c.name)]
-            key_exprs = [] if without_rowid else ["CAST(rowid AS TEXT)"]
-            for order in (pk, by_position):
-                if order:
-                    key_exprs.append(" || ',' || ".join(f"quote({q(c)})" for c in order))
-            selects += key_exprs or ["NULL"]
+            selects += ["CAST(rowid AS TEXT)" if not without_rowid else "NULL"]
+            for c in by_position:
+                selects.append(f"quote({q(c)})")
             rows = []
             for r in con.execute(f"SELECT {', '.join(selects)} FROM {q(name)}"):
                 n = len(cols)
                 values = [(r[2 * i].decode(), r[2 * i + 1]) for i in range(n)]
-                keys = {replaced(k) if isinstance(k, bytes) else str(k) for k in r[2 * n:] if k is not None}
+                keys = {r[2 * n].decode()} if r[2 * n] is not None else set()
+                literal = {c: key_literal(values[[x.name for x in cols].index(c)], r[2 * n + 1 + k])
+                           for k, c in enumerate(by_position)}
+                for order in (pk, by_position):
+                    if order:
+                        keys.add(",".join(literal[c] for c in order))
                 label = sorted(keys)[0] if keys else "?"
                 rows.append(SourceRow(keys, values, label))
             out.append(SourceTable(name, cols, without_rowid, rows, uniques))
         return out
     finally:
         con.close()
+
+
+def key_literal(value: tuple[str, Any], quoted: bytes) -> str:
+    """A primary key value as the rejects name it (README, "Rejected rows"): SQLite's `quote()`, but
+    text holding a NUL or a byte beyond ASCII as `CAST(X'..' AS TEXT)` (quote() stops at a NUL)."""
+    cls, v = value
+    if cls == "text" and any(b == 0 or b >= 0x80 for b in v):
+        return f"CAST(X'{v.hex().upper()}' AS TEXT)"
+    return quoted.decode()
 
 
 def default_value(declared: str, default_sql: str) -> tuple[str, Any]:

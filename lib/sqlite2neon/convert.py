@@ -64,17 +64,19 @@ class TableRead:
             if self._mixed(c):
                 cols.append(f"typeof({q}) AS t{i}")
         cols.append(f"{source_key(self.table)} AS __key")
-        where = f" WHERE {self.where}" if self.where else ""
-        inner = f"SELECT {', '.join(cols)} FROM {sqlite_ident(self.table.source)}{where}"
-        rel = f"sqlite_query('src', {sql_string(inner)}) AS s"
+        child = sqlite_ident(self.table.source)
         for j, fk in enumerate(self.table.foreign_keys):
             if fk.null_orphans:
-                parent = ", ".join(f"{sqlite_ident(c)} AS p{k}" for k, c in enumerate(fk.source_ref_columns))
-                parent_sql = f"SELECT DISTINCT {parent} FROM {sqlite_ident(fk.source_ref_table)}"
-                on = " AND ".join(
-                    f"f{j}.p{k} = s.c{self._index(c)}" for k, c in enumerate(fk.source_columns))
-                rel += f" LEFT JOIN sqlite_query('src', {sql_string(parent_sql)}) AS f{j} ON {on}"
-        return rel
+                # an orphan as SQLite sees it (its comparison, affinity and collation, as the profile
+                # counted it), not by joining values DuckDB reads in another form (hex, %!.20e)
+                set_ = " AND ".join(f"{child}.{sqlite_ident(c)} IS NOT NULL" for c in fk.source_columns)
+                on = " AND ".join(f"p.{sqlite_ident(r)} = {child}.{sqlite_ident(c)}"
+                                  for c, r in zip(fk.source_columns, fk.source_ref_columns))
+                cols.append(f"({set_} AND NOT EXISTS (SELECT 1 FROM {sqlite_ident(fk.source_ref_table)} AS p "
+                            f"WHERE {on})) AS o{j}")
+        where = f" WHERE {self.where}" if self.where else ""
+        inner = f"SELECT {', '.join(cols)} FROM {child}{where}"
+        return f"sqlite_query('src', {sql_string(inner)}) AS s"
 
     def select(self) -> str:
         """Copy-ready columns (those Postgres does not generate), then the reject columns."""
@@ -96,7 +98,18 @@ class TableRead:
 
         return (f"{first(lambda i, c, cv: sql_string(c.target))} AS __reject_column, "
                 f"{first(lambda i, c, cv: cv.reason)} AS __reason, CAST(s.__key AS VARCHAR) AS __key, "
-                f"{first(lambda i, c, cv: f's.c{i}')} AS __raw")
+                f"{first(lambda i, c, cv: self.shown(i))} AS __raw")
+
+    def shown(self, i: int) -> str:
+        """DuckDB SQL (VARCHAR): column `i`'s raw value as the rejects and a difference show it, the
+        text `relation` reads: text as it is, but text that is not valid UTF-8 with each bad sequence
+        as U+FFFD (`relation` reads such a column's text as hex), a BLOB as hex, a real as `%!.20e`."""
+        c = self.table.columns[i]
+        if not c.bad_utf8_values:
+            return f"s.c{i}"
+        is_text = self._is(i, c, "text")
+        shown = f"coalesce(try(decode(unhex(s.c{i}))), fix_utf8(s.c{i}, 'replace'))"
+        return shown if is_text == "TRUE" else f"CASE WHEN {is_text} THEN {shown} ELSE s.c{i} END"
 
     def rejected_filter(self, rejected: bool) -> str:
         """A DuckDB condition over the relation: the row is (or is not) rejected."""
@@ -127,12 +140,16 @@ class TableRead:
         raw = f"s.c{i}"
         fails = []
         if c.bad_utf8_values:
+            # only text is read as hex (`relation`): an integer's or a real's digits stay as they are
+            is_text = self._is(i, c, "text")
             decoded = f"try(decode(unhex({raw})))"
             if self.bad_text == "reject":
-                fails.append((f"({raw} IS NOT NULL AND {decoded} IS NULL)", "'text is not valid UTF-8 (bad_text=reject)'"))
-                raw = decoded
+                fails.append((f"({is_text} AND {raw} IS NOT NULL AND {decoded} IS NULL)",
+                              "'text is not valid UTF-8 (bad_text=reject)'"))
+                text = decoded
             else:
-                raw = f"coalesce({decoded}, fix_utf8({raw}, {sql_string(self.bad_text)}))"
+                text = f"coalesce({decoded}, fix_utf8({raw}, {sql_string(self.bad_text)}))"
+            raw = text if is_text == "TRUE" else f"CASE WHEN {is_text} THEN {text} ELSE {raw} END"
         if not (c.nul_values or c.bad_utf8_values):
             return raw, fails
         if self.bad_text == "reject":
@@ -231,16 +248,17 @@ class TableRead:
             return Converted(value, "FALSE", "NULL")
         for j, fk in enumerate(self.table.foreign_keys):
             if fk.null_orphans and c.source in fk.source_columns:
-                value = f"CASE WHEN f{j}.p0 IS NULL THEN NULL ELSE {value} END"
-                raw = f"CASE WHEN f{j}.p0 IS NULL THEN NULL ELSE {raw} END"
+                value = f"CASE WHEN s.o{j} = 1 THEN NULL ELSE {value} END"
+                raw = f"CASE WHEN s.o{j} = 1 THEN NULL ELSE {raw} END"
         cases = []
         if c.target in self.table.primary_key:
             cases.append((f"{raw} IS NULL", "'NULL in the primary key'"))
         elif not c.nullable:
             cases.append((f"{raw} IS NULL", "'NULL in a NOT NULL column'"))
         cases += text_fails
+        # a NULL is never a BLOB, nor too long: a storage-class condition may be plain TRUE
+        cases += [(f"({raw} IS NOT NULL AND {cond})", why) for cond, why in fails if cond != "FALSE"]
         cases.append((f"({raw} IS NOT NULL AND ({value}) IS NULL)", not_converted))
-        cases += [(cond, why) for cond, why in fails if cond != "FALSE"]
         # NULL-safe: a NULL value makes `abs(x) >= 1e8` NULL, and NOT NULL would hide the row
         failed = "(" + " OR ".join(f"coalesce({cond}, false)" for cond, _ in cases) + ")"
         # Every reason names its column: "code: not a whole number within bigint".
@@ -277,13 +295,26 @@ _KNOWN = {"text", "bigint", "integer", "smallint", "double precision", "real", "
           "timestamptz", "timestamp", "date", "jsonb", "json", "bytea", "uuid"}
 
 
+# SQLite GLOB: a character beyond U+007F (GLOB reads a sequence that is not valid UTF-8 as one beyond
+# U+007F too: U+FFFD, or the bits it carries; https://www.sqlite.org/lang_expr.html#like)
+_NOT_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"
+
+
 def source_key(table: TablePlan) -> str:
-    """SQLite SQL for a row's key as the load records it (`__key`): the rowid, or for a table without
-    one its primary key columns, each `quote()`d, joined by commas."""
+    """SQLite SQL for a row's key as the load records it (`__key`, `_sqlite2neon.rejects.source_key`)
+    and the cutover finds the row by again: the rowid, or for a table without one its primary key
+    columns as SQL literals joined by commas: `quote()` (`'a''b'`, `12`, `1.5`, `X'00FF'`, `NULL`),
+    except text holding a NUL or any byte beyond ASCII, which is `CAST(X'610062' AS TEXT)`, its bytes
+    in hex. `quote()` stops at a NUL ('a' for 'a\0b': one key for two rows) and passes invalid UTF-8
+    through (DuckDB then refuses the key); SQLite cannot tell valid UTF-8 from invalid, so every
+    non-ASCII text takes the hex form. Each key names exactly one row and is ASCII."""
     if table.has_rowid:
         return "rowid"
-    pk = [c.source for c in table.columns if c.target in table.primary_key]
-    return " || ',' || ".join(f"quote({sqlite_ident(c)})" for c in pk) or "NULL"
+    pk = [sqlite_ident(c.source) for c in table.columns if c.target in table.primary_key]
+    parts = [f"CASE WHEN typeof({q}) = 'text' AND (instr(CAST({q} AS BLOB), x'00') > 0 OR CAST({q} AS BLOB) "
+             f"GLOB {_NOT_ASCII}) THEN 'CAST(' || quote(CAST({q} AS BLOB)) || ' AS TEXT)' ELSE quote({q}) END"
+             for q in pk]
+    return " || ',' || ".join(parts) or "NULL"
 
 
 def copy_text(col: ColumnPlan, value: str) -> str:

@@ -147,7 +147,7 @@ class _Sides:
     def source_values(self, cursor, keys: list[str]) -> dict[str, tuple]:
         """Per key: the raw SQLite text of each column, then each column's canonical form."""
         read = TableRead(self.table, self.bad_text)
-        raw = ", ".join(f"CAST(s.c{i} AS VARCHAR)" for i in range(len(self.table.columns)))
+        raw = ", ".join(f"CAST({read.shown(i)} AS VARCHAR)" for i in range(len(self.table.columns)))
         forms = ", ".join(canonical.source_expr(c, read.converted[i].value) for i, c in enumerate(self.table.columns))
         # not the rejected rows: one can share a loaded row's key once bad_text has replaced its bytes
         rows = cursor.execute(

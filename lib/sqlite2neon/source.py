@@ -484,11 +484,14 @@ def _decimal_shapes(con, table: str, columns: list[ColumnProfile], shaped: froze
         if not wanted or not (col.stored_classes - {"blob"}):
             continue
         c = sqlite_ident(col.name)
+        # text as hex: it may not be valid UTF-8, which DuckDB refuses to read as text
         values = sqlite(con, f"SELECT DISTINCT CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) "
-                             f"ELSE CAST({c} AS TEXT) END, typeof({c}) FROM {sqlite_ident(table)} "
-                             f"WHERE typeof({c}) IN ('integer', 'real', 'text')")
+                             f"WHEN 'text' THEN hex(CAST({c} AS BLOB)) ELSE CAST({c} AS TEXT) END, typeof({c}) "
+                             f"FROM {sqlite_ident(table)} WHERE typeof({c}) IN ('integer', 'real', 'text')")
         most_int = most_scale = 0
         for text, kind in values:
+            if kind == "text":  # bytes that are not UTF-8 are no number: U+FFFD makes that plain
+                text = bytes.fromhex(text).decode("utf-8", errors="replace")
             try:
                 d = Decimal(repr(float(text))) if kind == "real" else Decimal(str(text).strip())
             except (InvalidOperation, ValueError):
