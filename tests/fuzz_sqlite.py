@@ -1543,14 +1543,8 @@ KNOWN_FAULTS = {
     "rowid_max_breaks_identity": (False, "an INTEGER PRIMARY KEY of 2^63-1 stops the load: setting the identity past it overflows"),
     "converted_values_collide_on_unique": (False, "two values SQLite keeps apart that convert to one Postgres value ('a\\0b' and 'a\ufffdb'; 0 and 'f') stop the load at the unique index instead of rejecting a row"),
     "iso_minutes_with_zone_rejected": (False, "ISO text with minutes and a zone but no seconds ('2000-01-01T00:00Z') is rejected as not a date and time"),
-    "reject_with_invalid_utf8_key_crashes": (False, "a rejected row whose key (or value) is not valid UTF-8 crashes the load with UnicodeDecodeError"),
-    "invalid_utf8_beside_real_fails_load": (False, "a column holding invalid UTF-8 text and a real stops the load: the UTF-8 repair is handed the real's digits"),
     "blob_beside_unix_times_rejected": (False, "a column without a type holding unix times and a BLOB is planned as timestamptz: the BLOB's row is rejected (the README promises such a column bytea)"),
-    "numeric_column_invalid_utf8_fails_inspect": (False, "a NUMERIC(p,s) column holding text that is not valid UTF-8 stops the inspect step (DuckDB: Invalid unicode)"),
-    "verify_crashes_on_invalid_utf8_key": (False, "verification crashes (InvalidInputException) when it drills down to rows whose key is not valid UTF-8"),
     "zero_fraction_digits_listed_as_lost": (False, "ISO text whose digits beyond microseconds are zeros ('2000-01-01T00:00:00.0000000') is listed as a loss: the run stops at the plan for nothing"),
-    "null_rejected_beside_blobs": (False, "a TEXT column whose only values are BLOBs rejects its NULL rows too ('a text column cannot hold a BLOB')"),
-    "reject_key_cut_at_nul": (False, "a WITHOUT ROWID row's key in the rejects is cut at a NUL ('a' for 'a\\0b'): it names several rows, and verification leaves them all out"),
 }
 # Faults fuzzing found that the library no longer has (issue 12 points 1-3, c49c8b6; defaults, 719d1a2):
 # their saved databases are plain regressions now, and a finding named so fails the suite again.
@@ -1565,6 +1559,12 @@ FIXED_FAULTS = {
     "clock_default_changes_kind": "DEFAULT CURRENT_TIMESTAMP on an INTEGER column became epoch seconds (now a listed loss)",
     "keys_equal_after_bad_text_confuse_verify": "a difference showed a rejected row's values when bad_text made its key "
                                                 "equal to a loaded row's (test_values.py checks the drill-down directly)",
+    "reject_with_invalid_utf8_key_crashes": "a rejected row whose key (or value) is not valid UTF-8 crashes the load with UnicodeDecodeError",
+    "invalid_utf8_beside_real_fails_load": "a column holding invalid UTF-8 text and a real stops the load: the UTF-8 repair is handed the real's digits",
+    "numeric_column_invalid_utf8_fails_inspect": "a NUMERIC(p,s) column holding text that is not valid UTF-8 stops the inspect step (DuckDB: Invalid unicode)",
+    "verify_crashes_on_invalid_utf8_key": "verification crashes (InvalidInputException) when it drills down to rows whose key is not valid UTF-8",
+    "reject_key_cut_at_nul": "a WITHOUT ROWID row's key in the rejects is cut at a NUL ('a' for 'a\\0b'): it names several rows, and verification leaves them all out",
+    "null_rejected_beside_blobs": "a TEXT column whose only values are BLOBs rejects its NULL rows too ('a text column cannot hold a BLOB')",
 }
 
 
