@@ -646,6 +646,8 @@ def round_half_up(text: str, scale: int) -> str:
     input to a column's scale (PostgreSQL docs, 8.1.2 "Arbitrary Precision Numbers")."""
     from decimal import ROUND_HALF_UP, Decimal
 
+    if not Decimal(text).is_finite():  # NaN is NaN at any scale; an infinity no numeric(p,s) holds
+        return text
     return str(Decimal(text).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
@@ -675,6 +677,10 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
             return "timestamptz", "iso_text", ["ISO text -> timestamptz (naive text read as UTC)"]
         return "timestamptz", unit, [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
     if declared == "DATE":
+        if cp.times_of_day:  # a date column cannot hold them: the type that can, as for a decimal too wide
+            return "timestamptz", "iso_text", [
+                f"declared DATE, but {cp.times_of_day} value(s) carry a time of day (e.g. {cp.times_of_day_example!r}): "
+                "ISO text -> timestamptz (naive text read as UTC), so none is cut to its date"]
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:
         return "jsonb", "json", ["JSON text -> jsonb"]
