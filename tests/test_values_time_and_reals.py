@@ -302,3 +302,20 @@ def test_defaults_read_as_the_values_are(tmp_path, params_for, pg):
     assert pg.execute("SELECT at, at2, due, n::text, x::text, p::text FROM t WHERE id = 2").fetchone() == (
         datetime(2024, 1, 1, 10, tzinfo=UTC), datetime(2024, 1, 1, 8, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC),
         "Infinity", "NaN", "NaN")
+
+
+def test_a_date_column_holding_times_and_unix_numbers_reads_them_as_a_datetime_column_does(tmp_path, params_for, pg):
+    """Planned timestamptz for its times of day, a DATE column's numbers are unix times in the unit
+    their range says, as in a DATETIME column (found by fuzzing: they were read as seconds whatever
+    their range)."""
+    db = sqlite_file(tmp_path / "du.db", """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, due_on DATE);
+        INSERT INTO t VALUES (1, '2091-07-11 13:27'), (2, 1700000000123), (3, '2024-02-29');""")
+    the_plan, loaded, verified = migrate(params_for(db))
+
+    col = the_plan.table("t").column("due_on")
+    assert (col.pg_type, col.convert) == ("timestamptz", "unix_millis")
+    assert loaded.tables[0].rejected == 0 and verified.passed, verified.to_json()
+    assert dict(pg.execute("SELECT id, due_on FROM t").fetchall()) == {
+        1: datetime(2091, 7, 11, 13, 27, tzinfo=UTC), 2: datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC),
+        3: datetime(2024, 2, 29, tzinfo=UTC)}
