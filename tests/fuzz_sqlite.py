@@ -595,7 +595,7 @@ MILLIS_FROM = 10**11  # an epoch number this large is milliseconds (as seconds: 
 MICROS_FROM = 10**14  # ... and this large microseconds (as milliseconds: after the year 5138)
 ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?")
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?")
 
 
 def decoded(raw: bytes) -> str | None:
@@ -619,6 +619,8 @@ def float_text(t: str) -> float | None:
         return math.inf
     if s in ("-inf", "-infinity"):
         return -math.inf
+    if s == "nan":  # Postgres reads 'NaN' as float8 and numeric (datatype-numeric.html 8.1.2, 8.1.3)
+        return math.nan
     return float(s) if DECIMAL_LITERAL.fullmatch(s) else None
 
 
@@ -637,7 +639,7 @@ def iso_micros(text: str) -> tuple[int | None, str]:
         return None, f"a fraction of {len(frac)} digits: timestamptz holds microseconds"
     micros = int((frac + "000000")[:6])
     offset = 0
-    if zone and zone != "Z":
+    if zone and zone not in ("Z", "z"):
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
@@ -736,7 +738,7 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
                 return no_meaning(f"{v!r} is not exact as a real")
             return Expect(lambda x: isinstance(x, float) and x == v, canon=v)  # -0.0 == 0.0 (README)
         if cls == "text" and text is not None and (f := float_text(text)) is not None:
-            return Expect(lambda x: isinstance(x, float) and x == f, canon=f)
+            return Expect(lambda x: isinstance(x, float) and (x == f or math.isnan(x) and math.isnan(f)), canon=f)
         return no_meaning(f"a {cls} that is not a number", cls == "blob")
     if base == "numeric":
         m = re.fullmatch(r"numeric\((\d+),(\d+)\)", t.replace(" ", ""))
@@ -769,6 +771,12 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
             if not any(fits(c) and float(c) == v for c in candidates):
                 return no_meaning(f"{v!r} has no exact value in {t}")
             return Expect(lambda x: isinstance(x, Decimal) and x.is_finite() and float(x) == v, canon=shortest)
+        if cls == "text" and text is not None and (f := float_text(text)) is not None and not math.isfinite(f):
+            if math.isnan(f):  # NaN fits numeric(p,s); an infinity only unconstrained numeric (8.1.2)
+                return Expect(lambda x: isinstance(x, Decimal) and x.is_nan())
+            if scale is not None:
+                return no_meaning(f"{text!r} does not fit {t}")
+            return Expect(lambda x: isinstance(x, Decimal) and x == Decimal(f))
         if cls == "text" and text is not None and DECIMAL_LITERAL.fullmatch(text.strip()):
             d = Decimal(text.strip())
             return Expect(lambda x: isinstance(x, Decimal) and x == d, canon=d) if fits(d) else \
@@ -794,7 +802,7 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
     if base == "date":
         if cls == "text" and text is not None:
             s = text.strip()
-            m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?Z?)?", s)
+            m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[Tt ]00:00(?::00(?:\.0+)?)?\s*[Zz]?)?", s)
             if m:
                 try:
                     days = (date.fromisoformat(m.group(1)) - date(1970, 1, 1)).days

@@ -8,8 +8,12 @@ Postgres expression over the loaded column. Equal values give equal text:
 - boolean: `t` / `f`
 - integers: decimal digits
 - numeric: the exact value (SQLite's, never rounded to the column's scale), trailing zeros removed (`1.50` -> `1.5`)
-- double precision / real: shortest round-trip digits written as `digits e exponent`
-  (`0.1` -> `1e-1`, `1500000000000000` -> `15e14`), `inf`, `-inf`, `nan`; `-0` equals `0`
+- double precision / real: the double's 17 significant digits, correctly rounded (C's `%.16e`,
+  which DuckDB's printf and Postgres' to_char both give, so both sides print one double alike),
+  written as `digits e exponent` without trailing zeros (`0.5` -> `5e-1`, `0.1` ->
+  `10000000000000001e-17`), `inf`, `-inf`, `nan`; `-0` equals `0`. Not the shortest round-trip
+  digits: at a tie (4.20421503953307e16) Postgres' shortest form takes 17 digits where DuckDB's
+  takes 15, for the same double
 - bytea: lower-case hex
 - uuid: lower-case hex digits without hyphens
 - text, varchar, json: the text (after the documented NUL / UTF-8 replacement)
@@ -35,7 +39,8 @@ SEPARATOR = "chr(31)"
 
 
 def _float_form(text: str, regex_extract) -> str:
-    """`digits e exponent` from a shortest round-trip decimal text, in either SQL dialect."""
+    """`digits e exponent` from decimal text (`4.2042150395330704e+16`, `-2.5000000000000000e+00`),
+    in either SQL dialect: the digits without leading or trailing zeros, the exponent of their last."""
     mantissa = f"regexp_replace({text}, '[eE].*$', '')"
     exponent = f"coalesce(CAST(nullif({regex_extract(text)}, '') AS INTEGER), 0)"
     sign = f"CASE WHEN left({mantissa}, 1) = '-' THEN '-' ELSE '' END"
@@ -61,7 +66,8 @@ def source_expr(col: ColumnPlan, value: str) -> str:
     if t in ("double precision", "real"):
         v = f"CAST({value} AS FLOAT)" if t == "real" else value
         text = f"lower(CAST({v} AS VARCHAR))"
-        form = _float_form(text, lambda x: f"regexp_extract({x}, '[eE]([+-]?[0-9]+)$', 1)")
+        digits = f"printf('%.16e', CAST({v} AS DOUBLE))"
+        form = _float_form(digits, lambda x: f"regexp_extract({x}, '[eE]([+-]?[0-9]+)$', 1)")
         return (f"CASE WHEN isnan({v}) THEN 'nan' WHEN isinf({v}) THEN {text} WHEN {v} = 0 THEN '0' "
                 f"ELSE {form} END")
     if t == "numeric" or NUMERIC.fullmatch(t):
@@ -86,8 +92,8 @@ def target_expr(col: ColumnPlan) -> sql.Composable:
     c = sql.Identifier(col.target)
     t = col.pg_type
     if t in ("double precision", "real"):
-        text = "lower({c}::text)"
-        form = _float_form(text, lambda x: f"substring({x} from '[eE]([+-]?[0-9]+)$')")
+        digits = "ltrim(to_char({c}::float8, '9.9999999999999999EEEE'))"  # C's %.16e (formatting.c)
+        form = _float_form(digits, lambda x: f"substring({x} from '[eE]([+-]?[0-9]+)$')")
         return sql.SQL(
             "CASE WHEN {c} = 'NaN' THEN 'nan' WHEN {c} IN ('Infinity', '-Infinity') "
             "THEN replace(lower({c}::text), 'inity', '') WHEN {c} = 0 THEN '0' ELSE " + form + " END"

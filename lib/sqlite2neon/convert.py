@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from .plan import ColumnPlan, TablePlan
-from .source import duck_ident, sql_string, sqlite_ident
+from .source import DATE_TEXT, ISO_TEXT, duck_ident, sql_string, sqlite_ident
 
 REPLACEMENT = "chr(65533)"  # U+FFFD
 NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
@@ -191,21 +191,21 @@ class TableRead:
             return self._finish(c, value, [], text_fails, f"'not a whole number within {t}'")
         if t in ("double precision", "real"):
             value = choose([(is_int, f"CAST({raw} AS DOUBLE)"), (is_real, f"CAST({raw} AS DOUBLE)"),
-                            (is_text, f"TRY_CAST(trim({text}) AS DOUBLE)")])
+                            (is_text, f"CASE WHEN regexp_matches(trim({text}), {NUMBER_TEXT}) "
+                                      f"THEN TRY_CAST(trim({text}) AS DOUBLE) END")])
             return self._finish(c, value, [], text_fails, "'not a number'")
         if t == "numeric" or NUMERIC.fullmatch(t):
             # exponent forms (a real's shortest digits `1e+20`, text `1.5E-7`) written out in full:
             # the value Postgres stores, and the form verification compares
             value = choose([
                 (is_int, raw),
-                (is_real, _plain(f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")),
-                (is_text, f"CASE WHEN regexp_matches(trim({text}), '^[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?$') "
-                          f"THEN {_plain(f'trim({text})')} END"),
+                (is_real, _special(f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")),
+                (is_text, f"CASE WHEN regexp_matches(trim({text}), {NUMBER_TEXT}) THEN {_special(f'trim({text})')} END"),
             ])
             fails = []
-            if m := NUMERIC.fullmatch(t):
+            if m := NUMERIC.fullmatch(t):  # NaN fits numeric(p,s), an infinity does not (PostgreSQL docs 8.1.2)
                 limit = int(m.group(1)) - int(m.group(2))
-                fails.append((f"abs(TRY_CAST({value} AS DOUBLE)) >= 1e{limit}", f"'too large for {t}'"))
+                fails.append((f"abs(TRY_CAST({value} AS DOUBLE)) >= 1e{limit} AND {value} <> 'NaN'", f"'too large for {t}'"))
             return self._finish(c, value, fails, text_fails, f"'not a number for {t}'")
         if t == "boolean":
             words = f"lower(trim({text}))"
@@ -220,12 +220,15 @@ class TableRead:
             value = choose([
                 (is_int, f"make_timestamp(CAST({raw} AS BIGINT) * {scale})"),
                 (is_real, f"make_timestamp(CAST(round(CAST({raw} AS DOUBLE) * {scale}) AS BIGINT))"),
-                (is_text, f"CAST(TRY_CAST(trim({text}) AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"),
+                (is_text, f"CAST(TRY_CAST({_iso(text)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"),
             ])
             return self._finish(c, f"TRY({value})", [], text_fails, "'not a date and time'")
         if t == "date":
-            value = choose([(is_text, f"TRY_CAST(trim({text}) AS DATE)")])
-            return self._finish(c, value, [], text_fails, "'not a calendar date'")
+            # a date, or a date at midnight UTC: a time of day (or an offset) is no part of a date, and
+            # dropping it would change the value (the plan makes a DATE column holding times timestamptz)
+            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}), {sql_string(DATE_TEXT)}) "
+                                      f"THEN TRY_CAST(left(trim({text}), 10) AS DATE) END")])
+            return self._finish(c, value, [], text_fails, "'not a calendar date (or one with a time of day)'")
         if t in ("jsonb", "json"):
             valid = f"json_valid({text}) AND NOT contains({text}, '\\u0000')"
             value = choose([(is_text, f"CASE WHEN {valid} THEN {text} END"), (is_int, raw),
@@ -264,6 +267,33 @@ class TableRead:
         # Every reason names its column: "code: not a whole number within bigint".
         reason = f"{sql_string(c.target + ': ')} || CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in cases) + " END"
         return Converted(value, failed, reason)
+
+
+# Number text both Postgres' float8 and numeric read (PostgreSQL docs 8.1.2 and 8.1.3): decimal digits
+# with an optional exponent, an infinity (`inf`, `Infinity`, signed, any case) or `NaN`. SQLite keeps
+# such words as text in a REAL or NUMERIC column (datatype3 section 3: they are no numeric literal);
+# other text DuckDB would read (`1_000`, `nan(1)`, `-nan`) is not a number.
+NUMBER_TEXT = "'^(?i:[+-]?(\\d+\\.?\\d*|\\.\\d+)(e[+-]?\\d+)?|[+-]?inf(inity)?|nan)$'"
+
+
+def _special(number: str) -> str:
+    """DuckDB SQL: number text (`NUMBER_TEXT`) as Postgres prints the numeric it reads: an infinity as
+    `Infinity` / `-Infinity`, NaN as `NaN`, an exponent form written out (`_plain`)."""
+    word = f"lower(ltrim({number}, '+'))"
+    return (f"CASE WHEN {word} IN ('inf', 'infinity') THEN 'Infinity' WHEN {word} IN ('-inf', '-infinity') "
+            f"THEN '-Infinity' WHEN {word} = 'nan' THEN 'NaN' ELSE {_plain(number)} END")
+
+
+def _iso(text: str) -> str:
+    """DuckDB SQL: ISO 8601 text (`ISO_TEXT`) in the form DuckDB's TIMESTAMPTZ cast reads; other text
+    trimmed, as it is. SQLite's date functions read forms the cast refuses: hours and minutes without
+    seconds before a zone (`10:30Z`, `10:30+02:00`), a lower-case `z`, a space before the zone
+    (https://www.sqlite.org/lang_datefunc.html section 2, "Time Values"); RFC 3339 (section 5.6) allows
+    a lower-case `t` too. Seconds `:00` are added, the letters upper-cased, the space dropped."""
+    t = f"trim({text})"
+    iso = f"regexp_replace(upper({t}), '^(\\d{{4}}-\\d{{2}}-\\d{{2}})[T ](\\d{{2}}:\\d{{2}})(\\s*[Z+-]|$)', '\\1T\\2:00\\3')"
+    iso = f"regexp_replace({iso}, '\\s+([Z+-])', '\\1')"
+    return f"CASE WHEN regexp_matches({t}, {sql_string(ISO_TEXT)}) THEN {iso} ELSE {t} END"
 
 
 def _plain(number: str) -> str:

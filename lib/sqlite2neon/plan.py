@@ -646,6 +646,8 @@ def round_half_up(text: str, scale: int) -> str:
     input to a column's scale (PostgreSQL docs, 8.1.2 "Arbitrary Precision Numbers")."""
     from decimal import ROUND_HALF_UP, Decimal
 
+    if not Decimal(text).is_finite():  # NaN is NaN at any scale; an infinity no numeric(p,s) holds
+        return text
     return str(Decimal(text).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
@@ -668,12 +670,17 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         return "timestamptz", "unix_micros", ["unix microseconds -> timestamptz"] + _ambiguous(hints)
     if "BOOL" in declared or "bool01" in hints:
         return "boolean", "bool01", ["0/1 -> boolean"]
-    if declared in ("DATETIME", "TIMESTAMP") or "TIMESTAMP" in declared or ("TIME" in declared and "iso_text" in hints):
+    # a DATE column whose text carries times of day: a date cannot hold them, the type that can (as a
+    # decimal too wide for its declared type widens to numeric), its numbers read as in a DATETIME column
+    timed = [f"declared DATE, but {cp.times_of_day} value(s) carry a time of day (e.g. {cp.times_of_day_example!r}): "
+             "timestamptz, so none is cut to its date"] if declared == "DATE" and cp.times_of_day else []
+    if declared in ("DATETIME", "TIMESTAMP") or "TIMESTAMP" in declared or ("TIME" in declared and "iso_text" in hints) \
+            or timed:
         unit = ("unix_millis" if hints & {"millis_range", "unix_millis"} else
                 "unix_micros" if hints & {"micros_range", "unix_micros"} else "unix_seconds")
         if stored <= {"text"}:
-            return "timestamptz", "iso_text", ["ISO text -> timestamptz (naive text read as UTC)"]
-        return "timestamptz", unit, [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
+            return "timestamptz", "iso_text", timed + ["ISO text -> timestamptz (naive text read as UTC)"]
+        return "timestamptz", unit, timed + [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
     if declared == "DATE":
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:

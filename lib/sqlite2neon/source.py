@@ -62,6 +62,10 @@ class ColumnProfile:
     # ISO text with digits beyond microseconds (timestamptz holds microseconds), and one of them
     sub_microsecond: int = 0
     sub_microsecond_example: str | None = None
+    # ISO text with a time of day other than midnight UTC (`ISO_TEXT` but not `DATE_TEXT`), and one of
+    # them: a DATE column holding such values is planned as timestamptz
+    times_of_day: int = 0
+    times_of_day_example: str | None = None
     # for a NUMERIC(p,s)/DECIMAL(p,s) column: [most integer digits, most decimals] among its numbers
     decimal_shape: list[int] | None = None
 
@@ -400,7 +404,13 @@ def _shown(hex_value: str | None, stored: set[str]) -> str | None:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-PER_COLUMN = 16  # the aggregates _count_hints computes for each column
+PER_COLUMN = 18  # the aggregates _count_hints computes for each column
+# ISO 8601 text as SQLite's date functions read it (https://www.sqlite.org/lang_datefunc.html section 2,
+# "Time Values"), with RFC 3339's lower-case `t` and ISO's `+HHMM` / `+HH` offsets: a date, then `T`
+# or a space, HH:MM, :SS, a fraction of any digits, `Z` or an offset (RE2 syntax, for DuckDB).
+ISO_TEXT = (r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)?)?$")
+# ... and those that are a date: a date alone, or at midnight UTC (naive or `Z`)
+DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([Tt ]00:00(:00(\.0+)?)?\s*[Zz]?)?$"
 
 
 def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int, int] = DEFAULT_YEARS) -> None:
@@ -426,16 +436,19 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
         if col.storage["text"]:
             inner += [f"CASE WHEN typeof({c}) = 'text' THEN hex(CAST({c} AS BLOB)) END AS h{i}"]
             text = f"try(decode(unhex(h{i})))"
-            nanos = f"regexp_matches({text}, '\\d:\\d\\d:\\d\\d[.,]\\d{{7,}}')"
+            # a digit other than 0 beyond the sixth: `.0000000` has none to cut
+            nanos = f"regexp_matches({text}, '\\d:\\d\\d:\\d\\d[.,]\\d{{6}}\\d*[1-9]')"
+            timed = f"(regexp_matches(trim({text}), {sql_string(ISO_TEXT)}) AND NOT regexp_matches(trim({text}), {sql_string(DATE_TEXT)}))"
             aggs += [
                 f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))",
                 f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))",
                 f"count_if(contains({text}, chr(0)))",
                 f"count(h{i}) - count({text})",
                 f"count_if({nanos})", f"first({text}) FILTER (WHERE {nanos})",
+                f"count_if({timed})", f"first({text}) FILTER (WHERE {timed})",
             ]
         else:
-            aggs += ["0", "0", "0", "0", "0", "NULL"]
+            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL"]
         wanted.append(col)
     if not wanted:
         for col in columns:
@@ -455,6 +468,7 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
         col.hints = _hints(col, secs, millis, micros, zero_one, int(json_n or 0), int(iso_n or 0))
         col.nul_values, col.bad_utf8_values = int(nul_n or 0), int(bad_n or 0)
         col.sub_microsecond, col.sub_microsecond_example = int(nanos_n or 0), nanos_example
+        col.times_of_day, col.times_of_day_example = int(v[16] or 0), v[17]
     for col in columns:
         if col not in wanted:
             col.hints = _hints(col, 0, 0, 0, 0, 0, 0)

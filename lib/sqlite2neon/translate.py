@@ -1789,6 +1789,7 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
     import math
 
     from .convert import FALSE_WORDS, TRUE_WORDS
+    from .source import DATE_TEXT, ISO_TEXT
 
     if value is None:
         return "NULL", ""
@@ -1810,10 +1811,16 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
     if base in ("double precision", "real", "numeric"):
         if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
             number = value.strip() if base == "numeric" else float(value)
-        if number is None or (isinstance(number, float) and math.isnan(number)):
+        elif isinstance(value, str) and re.fullmatch(r"(?i)[+-]?inf(inity)?|nan", value.strip()):
+            number = float(value.strip())  # words both float8 and numeric read (convert.NUMBER_TEXT)
+        if number is None:
             return None, cannot
+        if isinstance(number, float) and math.isnan(number):  # NaN fits numeric(p,s) too
+            return f"'NaN'::{pg_type}", ""
         if isinstance(number, float) and math.isinf(number):
-            return (f"'{'' if number > 0 else '-'}Infinity'::{pg_type}", "") if base != "numeric" else (None, cannot)
+            if pg_type != base:  # numeric(p,s): an infinity only fits unconstrained numeric (docs 8.1.2)
+                return None, f"SQLite stores {_shown(value)}, too large for {pg_type}"
+            return f"'{'' if number > 0 else '-'}Infinity'::{pg_type}", ""
         if m := re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type):
             if abs(float(number)) >= 10 ** (int(m.group(1)) - int(m.group(2))):
                 return None, f"SQLite stores {_shown(value)}, too large for {pg_type}"
@@ -1828,8 +1835,8 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
             if number is not None:
                 seconds = number / 1000 if convert == "unix_millis" else number
                 at = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
-            elif isinstance(value, str):
-                at = dt.datetime.fromisoformat(value.strip())
+            elif isinstance(value, str) and re.match(ISO_TEXT, value.strip()):  # as convert._iso reads it
+                at = dt.datetime.fromisoformat(re.sub(r"\s+(?=[Z+-])", "", value.strip().upper()))
                 at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at
             else:
                 return None, cannot
@@ -1840,7 +1847,9 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
         return _pg_string(at.isoformat(" ")) + "::timestamptz", ""
     if base == "date":
         try:
-            day = dt.datetime.fromisoformat(value.strip()).date() if isinstance(value, str) else None
+            # a date, or one at midnight UTC: a time of day is no part of it (convert.py's date branch)
+            day = dt.date.fromisoformat(value.strip()[:10]) if isinstance(value, str) and re.match(
+                DATE_TEXT, value.strip()) else None
         except ValueError:
             day = None
         return (_pg_string(day.isoformat()) + "::date", "") if day else (None, cannot)
