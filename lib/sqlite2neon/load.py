@@ -348,7 +348,8 @@ def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target
 
 
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
-               target: Target, result: LoadResult, print_: str = "", drop: dict[str, Reject] | None = None) -> TableLoad:
+               target: Target, result: LoadResult, print_: str = "",
+               drop: dict[int, tuple[str | None, str, str]] | None = None) -> TableLoad:
     """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
     from DuckDB's Arrow batches, rejects recorded, then its primary key, indexes and checks. It is all
     there, or none of it. A thread reads and converts the next batches while Postgres ingests.
@@ -357,7 +358,8 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     bad_text replace, 0 and 'f' as boolean, two texts of one instant): when a unique key then fails, the
     table is rolled back, the rows that collide are found with Postgres' own equality (`_collisions`),
     and the table is loaded again with each such row but the first (in SQLite's order) rejected,
-    naming the key (`drop`: source key -> its Reject). A table without collisions pays nothing for it."""
+    naming the key (`drop`: the row's place among the converted rows -> (column, value, reason)). A
+    table without collisions pays nothing for it."""
     started = time.monotonic()
     rows = sent = 0
     found: list[Reject] = []
@@ -442,14 +444,14 @@ class _KeyCollision(Exception):
 
 
 class _LoadAgain(Exception):
-    """The table is rolled back and loaded again, rejecting `drop` (source key -> Reject)."""
+    """The table is rolled back and loaded again, rejecting `drop` (see load_table)."""
 
-    def __init__(self, drop: dict[str, Reject]):
+    def __init__(self, drop: dict[int, tuple[str | None, str, str]]):
         super().__init__(f"{len(drop)} row(s) collide on a unique key")
         self.drop = drop
 
 
-COLLISION_ORDER, COLLISION_KEY = "__sqlite2neon_ord", "__sqlite2neon_key"
+COLLISION_ORDER = "__sqlite2neon_place"
 
 
 def _unique_keys(plan: Plan, table: TablePlan) -> list[tuple[str, list[str], list[sql.Composable], str | None]]:
@@ -471,51 +473,53 @@ def _unique_keys(plan: Plan, table: TablePlan) -> list[tuple[str, list[str], lis
 
 
 def _collisions(src, conn, plan: Plan, table: TablePlan, read: convert.TableRead, params: Params,
-                found: list[Reject]) -> dict[str, Reject]:
-    """The rows to reject so that every unique key of `table` can be built: source key -> Reject.
+                found: list[Reject]) -> dict[int, tuple[str | None, str, str]]:
+    """The rows to reject so that every unique key of `table` can be built: the row's place among the
+    rows `_chunks` gives (SQLite's order, rejected rows left out) -> (column, value, reason).
 
-    The converted rows are copied again, with their place in SQLite's order and their source key, into
-    a temporary table of the target table's very columns (types, collations, generated columns), and
-    Postgres groups them by each key: a unique index's equality is the key type's btree equality, and
-    rows with a NULL in the key never collide (PostgreSQL docs, 11.6 "Unique Indexes"). In each group
-    every row but the first is rejected; rows rejected for one key are out before the next is checked.
-    Rows already rejected (`found`) are left out. Runs inside the table's transaction, which is rolled
-    back after it."""
+    The converted rows are copied again, with their place, into a temporary table of the target
+    table's very columns (types, collations, generated columns), and Postgres groups them by each key:
+    a unique index's equality is the key type's btree equality, and rows with a NULL in the key never
+    collide (PostgreSQL docs, 11.6 "Unique Indexes"). In each group every row but the first is
+    rejected; rows rejected for one key are out before the next is checked. Rows Postgres refused
+    (`found`) keep their place and are left out. Runs inside the table's transaction, which is rolled
+    back after it. The source keys stay in Arrow (they may not be valid UTF-8); the reason shows the
+    kept row's."""
     qualified = sql.Identifier(plan.schema, table.target)
-    tmp = sql.Identifier("__sqlite2neon_collisions")
-    order, key = sql.Identifier(COLLISION_ORDER), sql.Identifier(COLLISION_KEY)
+    tmp, place = sql.Identifier("__sqlite2neon_collisions"), sql.Identifier(COLLISION_ORDER)
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING GENERATED)").format(tmp, qualified))
-    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint, ADD COLUMN {} text").format(tmp, order, key))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint").format(tmp, place))
     loaded = [c for c in table.columns if c.generated is None]
     refused = pa.array(sorted({r.source_key for r in found if r.source_key is not None}), pa.string())
-    position = 0
-    with conn.cursor().copy(sql.SQL("COPY {} ({}, {}, {}) FROM STDIN (FORMAT csv)").format(
-            tmp, sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded), order, key)) as copy:
+    keys: list[pa.Array] = []
+    with conn.cursor().copy(sql.SQL("COPY {} ({}, {}) FROM STDIN (FORMAT csv)").format(
+            tmp, sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded), place)) as copy:
         for chunk in _chunks(src, read, params.batch_rows):
-            batch, keys = chunk.batch, chunk.keys.cast(pa.string())
+            start = sum(len(k) for k in keys)
+            keys.append(chunk.keys)
+            batch = chunk.batch.append_column(COLLISION_ORDER, pa.array(range(start, start + chunk.batch.num_rows), pa.int64()))
             if len(refused):
-                kept = pc.invert(pc.is_in(keys, value_set=refused))
-                batch, keys = batch.filter(kept), keys.filter(kept)
-            places = pa.array(range(position, position + batch.num_rows), pa.int64())
-            position += batch.num_rows
-            copy.write(_csv(batch.append_column(COLLISION_ORDER, places).append_column(COLLISION_KEY, keys)))
-    drop: dict[str, Reject] = {}
+                batch = batch.filter(pc.invert(pc.is_in(chunk.keys.cast(pa.string()), value_set=refused)))
+            copy.write(_csv(batch))
+    all_keys = pa.chunked_array(keys, pa.string()) if keys else pa.chunked_array([], pa.string())
+    drop: dict[int, tuple[str | None, str, str]] = {}
     for name, columns, exprs, where in _unique_keys(plan, table):
         present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(e) for e in exprs)
         shown = sql.SQL(" || ', ' || ").join(sql.SQL("({})::text").format(e) for e in exprs)
         rows = conn.execute(sql.SQL(
-            "SELECT {key}, {order}, kept, shown FROM (SELECT {key}, {order}, {shown} AS shown, "
-            "first_value({key}) OVER w AS kept, row_number() OVER w AS n FROM {tmp} WHERE {present}{where} "
-            "WINDOW w AS (PARTITION BY {exprs} ORDER BY {order})) d WHERE n > 1").format(
-            key=key, order=order, shown=shown, tmp=tmp, present=present,
+            "SELECT {place}, kept, shown FROM (SELECT {place}, {shown} AS shown, first_value({place}) OVER w AS kept, "
+            "row_number() OVER w AS n FROM {tmp} WHERE {present}{where} "
+            "WINDOW w AS (PARTITION BY {exprs} ORDER BY {place})) d WHERE n > 1").format(
+            place=place, shown=shown, tmp=tmp, present=present,
             where=sql.SQL(f" AND ({where})") if where else sql.SQL(""), exprs=sql.SQL(", ").join(exprs))).fetchall()
-        for source_key, _, kept, value in rows:
-            drop[source_key] = Reject(
-                table.target, source_key, columns[0] if columns else None, value,
-                f"duplicate key: {', '.join(columns) or 'the expression'} ({value}) equals the row with key {kept} "
-                f"once converted to Postgres, and {name} is unique (SQLite kept the two apart)")
+        kept_keys = all_keys.take(pa.array([r[1] for r in rows], pa.int64())).cast(pa.binary()).to_pylist() if rows else []
+        for (at, _, value), kept in zip(rows, kept_keys):
+            kept_key = None if kept is None else kept.decode("utf-8", errors="replace")
+            drop[at] = (columns[0] if columns else None, value,
+                        f"duplicate key: {', '.join(columns) or 'the expression'} ({value}) equals the row with key "
+                        f"{kept_key} once converted to Postgres, and {name} is unique (SQLite kept the two apart)")
         if rows:
-            conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(tmp, order), [[r[1] for r in rows]])
+            conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(tmp, place), [[r[0] for r in rows]])
     conn.execute(sql.SQL("DROP TABLE {}").format(tmp))
     return drop
 
@@ -543,11 +547,14 @@ def _csv(batch: pa.RecordBatch) -> memoryview:
     return buf.getbuffer()
 
 
-def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2, drop: dict[str, Reject] | None = None):
+def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2,
+            drop: dict[int, tuple[str | None, str, str]] | None = None):
     """The table's rows as COPY-ready chunks, produced by a thread (DuckDB and Arrow release the GIL)
-    at most `depth` ahead of the consumer, so memory stays bounded whatever the table's size. Rows
-    whose source key `drop` names are rejected with its Reject (see `_collisions`)."""
-    dropped = pa.array(sorted(drop), pa.string()) if drop else None
+    at most `depth` ahead of the consumer, so memory stays bounded whatever the table's size. The
+    rows whose place (counted over the rows that convert, from 0) `drop` names are rejected with its
+    (column, value, reason) (see `_collisions`)."""
+    dropped = pa.array(sorted(drop), pa.int64()) if drop else None
+    position = 0
     out: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -557,6 +564,7 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2, drop:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         except (AttributeError, OSError):
             pass
+        nonlocal position
         try:
             for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
                 if stop.is_set():
@@ -566,13 +574,14 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2, drop:
                 if pc.any(bad).as_py():
                     rejects = _rejects_of(read.table, batch.filter(bad))
                     batch = batch.filter(pc.invert(bad))
-                keys = batch.column("__key")
                 if dropped is not None:
-                    hit = pc.is_in(keys.cast(pa.string()), value_set=dropped)
+                    places = pa.array(range(position, position + batch.num_rows), pa.int64())
+                    position += batch.num_rows
+                    hit = pc.is_in(places, value_set=dropped)
                     if pc.any(hit).as_py():
-                        rejects = rejects + [drop[k] for k in keys.filter(hit).cast(pa.string()).to_pylist()]
+                        rejects = rejects + _rejects_of(read.table, _collided(batch.filter(hit), places.filter(hit), drop))
                         batch = batch.filter(pc.invert(hit))
-                        keys = batch.column("__key")
+                keys = batch.column("__key")
                 batch = batch.drop_columns(REJECT_COLUMNS)
                 out.put(_Chunk(batch, keys, _csv(batch), rejects))
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -622,6 +631,14 @@ def _copy(conn, copy_sql, batch: pa.RecordBatch, keys, table: TablePlan, found: 
         first = _copy(conn, copy_sql, batch.slice(0, half), keys.slice(0, half), table, found, target)
         second = _copy(conn, copy_sql, batch.slice(half), keys.slice(half), table, found, target)
         return first[0] + second[0], first[1] + second[1]
+
+
+def _collided(batch: pa.RecordBatch, places: pa.Array, drop: dict[int, tuple[str | None, str, str]]) -> pa.RecordBatch:
+    """Rows `_collisions` rejects, with its column, value and reason in the reject columns."""
+    found = [drop[p] for p in places.to_pylist()]
+    for i, name in ((0, "__reject_column"), (2, "__reason"), (1, "__raw")):
+        batch = batch.set_column(batch.schema.get_field_index(name), name, pa.array([f[i] for f in found], pa.string()))
+    return batch
 
 
 def _rejects_of(table: TablePlan, batch: pa.RecordBatch) -> list[Reject]:
