@@ -1542,11 +1542,6 @@ def _natural(value: tuple[str, Any], pg_type: str) -> bool:
 # Faults the library has now: name -> (named by issue 12, one line). The suite's fuzz test tolerates
 # exactly these (each has a strict-xfail saved database); anything else fails it.
 KNOWN_FAULTS = {
-    "integer_rounded_to_double": (False, "integers beyond 2^53 in a column planned as double precision are rounded in silence"),
-    "default_rounded_by_type": (False, "a DEFAULT with more digits than its column's type holds (12.345 on DECIMAL(5,2), 1.5 on an INTEGER column) arrives as is, and Postgres rounds what it stores"),
-    "rowid_max_breaks_identity": (False, "an INTEGER PRIMARY KEY of 2^63-1 stops the load: setting the identity past it overflows"),
-    "converted_values_collide_on_unique": (False, "two values SQLite keeps apart that convert to one Postgres value ('a\\0b' and 'a\ufffdb'; 0 and 'f') stop the load at the unique index instead of rejecting a row"),
-    "blob_beside_unix_times_rejected": (False, "a column without a type holding unix times and a BLOB is planned as timestamptz: the BLOB's row is rejected (the README promises such a column bytea)"),
 }
 # Faults fuzzing found that the library no longer has (issue 12 points 1-3, c49c8b6; defaults, 719d1a2):
 # their saved databases are plain regressions now, and a finding named so fails the suite again.
@@ -1573,6 +1568,11 @@ FIXED_FAULTS = {
     "zero_fraction_digits_listed_as_lost": "ISO text whose digits beyond microseconds are zeros ('2000-01-01T00:00:00.0000000') is listed as a loss: the run stops at the plan for nothing",
     "iso_minutes_with_zone_rejected": "ISO text with minutes and a zone but no seconds ('2000-01-01T00:00Z') is rejected as not a date and time",
     "date_column_drops_time": "a DATE column's datetime text ('2091-07-11 13:27') arrives as the date alone, and verification agrees",
+    "integer_rounded_to_double": "integers beyond 2^53 in a column planned as double precision are rounded in silence",
+    "default_rounded_by_type": "a DEFAULT with more digits than its column's type holds (12.345 on DECIMAL(5,2), 1.5 on an INTEGER column) arrives as is, and Postgres rounds what it stores",
+    "rowid_max_breaks_identity": "an INTEGER PRIMARY KEY of 2^63-1 stops the load: setting the identity past it overflows",
+    "converted_values_collide_on_unique": "two values SQLite keeps apart that convert to one Postgres value ('a\\0b' and 'a\ufffdb'; 0 and 'f') stop the load at the unique index instead of rejecting a row",
+    "blob_beside_unix_times_rejected": "a column without a type holding unix times and a BLOB is planned as timestamptz: the BLOB's row is rejected (the README promises such a column bytea)",
 }
 
 

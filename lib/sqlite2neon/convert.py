@@ -205,7 +205,10 @@ class TableRead:
             fails = []
             if m := NUMERIC.fullmatch(t):  # NaN fits numeric(p,s), an infinity does not (PostgreSQL docs 8.1.2)
                 limit = int(m.group(1)) - int(m.group(2))
-                fails.append((f"abs(TRY_CAST({value} AS DOUBLE)) >= 1e{limit} AND {value} <> 'NaN'", f"'too large for {t}'"))
+                # integer digits counted on the exact text, not through a double: 999999999999999999 is
+                # 1e18 as a double, yet numeric(18,0) holds it (PostgreSQL docs, 8.1.2)
+                digits = f"length(regexp_extract({value}, '^\\s*[+-]?0*(\\d*)', 1))"
+                fails.append((f"({digits} > {limit} OR isinf(TRY_CAST({value} AS DOUBLE)))", f"'too large for {t}'"))
             return self._finish(c, value, fails, text_fails, f"'not a number for {t}'")
         if t == "boolean":
             words = f"lower(trim({text}))"

@@ -348,10 +348,18 @@ def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target
 
 
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,
-               target: Target, result: LoadResult, print_: str = "") -> TableLoad:
+               target: Target, result: LoadResult, print_: str = "",
+               drop: dict[int, tuple[str | None, str, str]] | None = None) -> TableLoad:
     """One table in one transaction (a savepoint inside a truncate's): CREATE TABLE if needed, COPY
     from DuckDB's Arrow batches, rejects recorded, then its primary key, indexes and checks. It is all
-    there, or none of it. A thread reads and converts the next batches while Postgres ingests."""
+    there, or none of it. A thread reads and converts the next batches while Postgres ingests.
+
+    Values SQLite keeps apart may be one value in Postgres once converted ('a\\0b' and 'a\ufffdb' under
+    bad_text replace, 0 and 'f' as boolean, two texts of one instant): when a unique key then fails, the
+    table is rolled back, the rows that collide are found with Postgres' own equality (`_collisions`),
+    and the table is loaded again with each such row but the first (in SQLite's order) rejected,
+    naming the key (`drop`: the row's place among the converted rows -> (column, value, reason)). A
+    table without collisions pays nothing for it."""
     started = time.monotonic()
     rows = sent = 0
     found: list[Reject] = []
@@ -373,7 +381,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                     for stmt in creates:
                         _run(conn, stmt, result, target)
                     with conn.cursor().copy(fast_sql if creates else copy_sql) as copy:
-                        for chunk in _chunks(src, read, params.batch_rows):
+                        for chunk in _chunks(src, read, params.batch_rows, drop=drop):
                             _stop_if_cancelled(result, table)
                             found += chunk.rejects
                             copy.write(chunk.csv)
@@ -391,7 +399,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                     bar.reset()
                 for stmt in creates:
                     _run(conn, stmt, result, target)
-                for chunk in _chunks(src, read, params.batch_rows):
+                for chunk in _chunks(src, read, params.batch_rows, drop=drop):
                     _stop_if_cancelled(result, table)
                     found += chunk.rejects
                     nbytes, nrows = _copy(conn, copy_sql, chunk.batch, chunk.keys, table, found, target, chunk.csv)
@@ -401,7 +409,10 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
                         bar.update(chunk.batch.num_rows + len(chunk.rejects))
             _save_rejects(conn, result.run, found)
             copied = time.monotonic()
-            _build_keys(conn, plan, table, result, target)
+            try:
+                _build_keys(conn, plan, table, result, target, collisions=drop is None)
+            except _KeyCollision:  # found now, while the rows are there; the rollback undoes them
+                raise _LoadAgain(_collisions(src, conn, plan, table, read, params, found)) from None
             if print_:  # in the same transaction as the rows: the state never claims a rollback
                 fresh = not table.exists or if_exists_for(params, target) == "truncate"
                 _record_state(conn, plan, table, print_, result.run, rows if fresh else _count(conn, plan, table))
@@ -419,9 +430,98 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         raise SourceError(
             f"reading {table.source} failed after {rows} rows, nothing of it was kept: {one_line(exc)}"
         ) from None
+    except _LoadAgain as again:
+        if bar is not None:
+            bar.reset()
+        return load_table(src, conn, plan, table, params, bar, target, result, print_, drop=again.drop)
     done = time.monotonic()
     return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
                      len(found), table.changed_values(plan.bad_text))
+
+
+class _KeyCollision(Exception):
+    """A unique key (primary key or unique index) of a table loaded now could not be built."""
+
+
+class _LoadAgain(Exception):
+    """The table is rolled back and loaded again, rejecting `drop` (see load_table)."""
+
+    def __init__(self, drop: dict[int, tuple[str | None, str, str]]):
+        super().__init__(f"{len(drop)} row(s) collide on a unique key")
+        self.drop = drop
+
+
+COLLISION_ORDER = "__sqlite2neon_place"
+
+
+def _unique_keys(plan: Plan, table: TablePlan) -> list[tuple[str, list[str], list[sql.Composable], str | None]]:
+    """(name, target columns, key expressions, partial condition) of each unique key the load builds,
+    in the order it builds them (Plan.keys_and_indexes)."""
+    from .plan import pg_name
+
+    built = {name for name, _ in plan.keys_and_indexes(table)}
+    out = []
+    if table.primary_key and pg_name(f"{table.target}_pkey") in built:
+        out.append((pg_name(f"{table.target}_pkey"), list(table.primary_key),
+                    [sql.Identifier(c) for c in table.primary_key], None))
+    for ix in table.indexes:
+        if ix.unique and ix.name in built:
+            exprs = [sql.SQL("({})").format(sql.SQL(ix.expressions[i])) if i < len(ix.expressions) and ix.expressions[i]
+                     else sql.Identifier(c) for i, c in enumerate(ix.columns)]
+            out.append((ix.name, [c for c in ix.columns if c], exprs, ix.where))
+    return out
+
+
+def _collisions(src, conn, plan: Plan, table: TablePlan, read: convert.TableRead, params: Params,
+                found: list[Reject]) -> dict[int, tuple[str | None, str, str]]:
+    """The rows to reject so that every unique key of `table` can be built: the row's place among the
+    rows `_chunks` gives (SQLite's order, rejected rows left out) -> (column, value, reason).
+
+    The converted rows are copied again, with their place, into a temporary table of the target
+    table's very columns (types, collations, generated columns), and Postgres groups them by each key:
+    a unique index's equality is the key type's btree equality, and rows with a NULL in the key never
+    collide (PostgreSQL docs, 11.6 "Unique Indexes"). In each group every row but the first is
+    rejected; rows rejected for one key are out before the next is checked. Rows Postgres refused
+    (`found`) keep their place and are left out. Runs inside the table's transaction, which is rolled
+    back after it. The source keys stay in Arrow (they may not be valid UTF-8); the reason shows the
+    kept row's."""
+    qualified = sql.Identifier(plan.schema, table.target)
+    tmp, place = sql.Identifier("__sqlite2neon_collisions"), sql.Identifier(COLLISION_ORDER)
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING GENERATED)").format(tmp, qualified))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint").format(tmp, place))
+    loaded = [c for c in table.columns if c.generated is None]
+    refused = pa.array(sorted({r.source_key for r in found if r.source_key is not None}), pa.string())
+    keys: list[pa.Array] = []
+    with conn.cursor().copy(sql.SQL("COPY {} ({}, {}) FROM STDIN (FORMAT csv)").format(
+            tmp, sql.SQL(", ").join(sql.Identifier(c.target) for c in loaded), place)) as copy:
+        for chunk in _chunks(src, read, params.batch_rows):
+            start = sum(len(k) for k in keys)
+            keys.append(chunk.keys)
+            batch = chunk.batch.append_column(COLLISION_ORDER, pa.array(range(start, start + chunk.batch.num_rows), pa.int64()))
+            if len(refused):
+                batch = batch.filter(pc.invert(pc.is_in(chunk.keys.cast(pa.string()), value_set=refused)))
+            copy.write(_csv(batch))
+    all_keys = pa.chunked_array(keys, pa.string()) if keys else pa.chunked_array([], pa.string())
+    drop: dict[int, tuple[str | None, str, str]] = {}
+    for name, columns, exprs, where in _unique_keys(plan, table):
+        present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(e) for e in exprs)
+        shown = sql.SQL(" || ', ' || ").join(sql.SQL("({})::text").format(e) for e in exprs)
+        rows = conn.execute(sql.SQL(
+            "SELECT {place}, kept, shown FROM (SELECT {place}, {shown} AS shown, first_value({place}) OVER w AS kept, "
+            "row_number() OVER w AS n FROM {tmp} WHERE {present}{where} "
+            "WINDOW w AS (PARTITION BY {exprs} ORDER BY {place})) d WHERE n > 1").format(
+            place=place, shown=shown, tmp=tmp, present=present,
+            where=sql.SQL(f" AND ({where})") if where else sql.SQL(""), exprs=sql.SQL(", ").join(exprs))).fetchall()
+        kept_keys = all_keys.take(pa.array([r[1] for r in rows], pa.int64())).cast(pa.binary()).to_pylist() if rows else []
+        for (at, _, value), kept in zip(rows, kept_keys):
+            kept_key = None if kept is None else kept.decode("utf-8", errors="replace")
+            drop[at] = (columns[0] if columns else None, value,
+                        f"duplicate key: {', '.join(columns) or 'the expression'} ({value}) equals the row with key "
+                        f"{kept_key} once converted to Postgres, and {name} is unique (SQLite kept the two apart)")
+        if rows:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(tmp, place), [[r[0] for r in rows]])
+    conn.execute(sql.SQL("DROP TABLE {}").format(tmp))
+    return drop
 
 
 class LoadCancelled(Exception):
@@ -447,9 +547,14 @@ def _csv(batch: pa.RecordBatch) -> memoryview:
     return buf.getbuffer()
 
 
-def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2):
+def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2,
+            drop: dict[int, tuple[str | None, str, str]] | None = None):
     """The table's rows as COPY-ready chunks, produced by a thread (DuckDB and Arrow release the GIL)
-    at most `depth` ahead of the consumer, so memory stays bounded whatever the table's size."""
+    at most `depth` ahead of the consumer, so memory stays bounded whatever the table's size. The
+    rows whose place (counted over the rows that convert, from 0) `drop` names are rejected with its
+    (column, value, reason) (see `_collisions`)."""
+    dropped = pa.array(sorted(drop), pa.int64()) if drop else None
+    position = 0
     out: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -459,6 +564,7 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         except (AttributeError, OSError):
             pass
+        nonlocal position
         try:
             for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
                 if stop.is_set():
@@ -468,6 +574,13 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2):
                 if pc.any(bad).as_py():
                     rejects = _rejects_of(read.table, batch.filter(bad))
                     batch = batch.filter(pc.invert(bad))
+                if dropped is not None:
+                    places = pa.array(range(position, position + batch.num_rows), pa.int64())
+                    position += batch.num_rows
+                    hit = pc.is_in(places, value_set=dropped)
+                    if pc.any(hit).as_py():
+                        rejects = rejects + _rejects_of(read.table, _collided(batch.filter(hit), places.filter(hit), drop))
+                        batch = batch.filter(pc.invert(hit))
                 keys = batch.column("__key")
                 batch = batch.drop_columns(REJECT_COLUMNS)
                 out.put(_Chunk(batch, keys, _csv(batch), rejects))
@@ -520,6 +633,14 @@ def _copy(conn, copy_sql, batch: pa.RecordBatch, keys, table: TablePlan, found: 
         return first[0] + second[0], first[1] + second[1]
 
 
+def _collided(batch: pa.RecordBatch, places: pa.Array, drop: dict[int, tuple[str | None, str, str]]) -> pa.RecordBatch:
+    """Rows `_collisions` rejects, with its column, value and reason in the reject columns."""
+    found = [drop[p] for p in places.to_pylist()]
+    for i, name in ((0, "__reject_column"), (2, "__reason"), (1, "__raw")):
+        batch = batch.set_column(batch.schema.get_field_index(name), name, pa.array([f[i] for f in found], pa.string()))
+    return batch
+
+
 def _rejects_of(table: TablePlan, batch: pa.RecordBatch) -> list[Reject]:
     rows = batch.select(REJECT_COLUMNS).to_pylist()
     return [Reject(table.target, r["__key"], r["__reject_column"], r["__raw"], r["__reason"]) for r in rows]
@@ -559,15 +680,30 @@ def _constraint_names(conn, schema: str) -> set[str]:
         "SELECT conname FROM pg_constraint WHERE connamespace = %s::regnamespace", [schema])}
 
 
-def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
+def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target,
+                collisions: bool = False) -> None:
     """Primary key, indexes and CHECK constraints after the data, skipping any an earlier run built.
-    A CHECK Postgres refuses is reported, not fatal: SQLite may hold rows its own check never saw."""
+    A CHECK Postgres refuses is reported, not fatal: SQLite may hold rows its own check never saw.
+    With `collisions`, each key is built under a savepoint and one that fails on duplicate values
+    raises _KeyCollision, the transaction still usable."""
     present = {r[0] for r in conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind = 'i'", [plan.schema])}
     for name, stmt in plan.keys_and_indexes(table):
-        if name not in present:
+        if name in present:
+            continue
+        if not collisions:
             _run(conn, stmt, result, target)
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(stmt)
+        except psycopg.errors.UniqueViolation:
+            raise _KeyCollision(name) from None
+        except psycopg.Error as exc:
+            raise TargetError(f"{stmt.as_string(conn).split(chr(10))[0][:120]} failed: "
+                              f"{scrub(one_line(exc), target.secrets)}") from None
+        result.statements.append(stmt.as_string(conn))
     constraints = _constraint_names(conn, plan.schema)
     for name, stmt in plan.check_constraints(table):
         if name not in constraints:
@@ -576,17 +712,25 @@ def _build_keys(conn, plan: Plan, table: TablePlan, result: LoadResult, target: 
 
 def _set_identity(conn, plan: Plan, table: TablePlan, result: LoadResult, target: Target) -> None:
     """Set every sequence-backed column (identity or serial, ours or the app's) past the highest id, or
-    past SQLite's AUTOINCREMENT high-water mark when that is higher, so the app's next insert gets the
-    id SQLite would have given (empty tables included)."""
+    past SQLite's highest id (rejected rows included: `highest_id`) or AUTOINCREMENT high-water mark
+    when that is higher, so the app's next insert gets the id SQLite would have given (empty tables
+    included). When no next id fits the sequence (past 2^63-1 for bigint) the sequence is set to its
+    maximum, so the next nextval fails ("reached maximum value of sequence", PostgreSQL docs 9.17)
+    instead of the load; the plan notes it."""
     qualified = sql.Identifier(plan.schema, table.target)
     for col in table.columns:
         seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [qualified.as_string(None), col.target]).fetchone()[0]
         if seq is None:
             continue
         # AUTOINCREMENT never hands out an id again, even of a deleted row (https://www.sqlite.org/autoinc.html)
-        floor = table.autoincrement_seq if table.autoincrement_seq is not None and table.primary_key == [col.target] else 0
-        _run(conn, sql.SQL("SELECT setval({}, greatest(coalesce(max({}), 0), {}) + 1, false) FROM {}").format(
-            sql.Literal(seq), sql.Identifier(col.target), sql.Literal(floor), qualified), result, target)
+        floor = max(table.autoincrement_seq or 0, table.highest_id or 0) \
+            if table.primary_key == [col.target] else 0
+        # numeric: the next id may be one past the largest bigint
+        _run(conn, sql.SQL(
+            "SELECT setval({seq}, least(n, m)::bigint, n > m) FROM (SELECT greatest(coalesce(max({col}), 0)::numeric, "
+            "{floor}) + 1 AS n FROM {t}) x, (SELECT seqmax::numeric AS m FROM pg_sequence WHERE seqrelid = {seq}::regclass) s"
+        ).format(seq=sql.Literal(seq), col=sql.Identifier(col.target), floor=sql.Literal(floor), t=qualified),
+            result, target)
 
 
 def _run(conn, stmt: sql.Composable, result: LoadResult, target: Target) -> None:

@@ -120,6 +120,7 @@ class TablePlan:
     notes: list[str] = field(default_factory=list)
     losses: list[tuple[str, str, str, str]] = field(default_factory=list)  # (kind, name, reason, instead), to the Plan
     autoincrement_seq: int | None = None  # AUTOINCREMENT: the identity continues after this (sqlite_sequence)
+    highest_id: int | None = None  # SQLite's highest INTEGER PRIMARY KEY: the identity continues after it, rejected or not
 
     def column(self, name: str) -> ColumnPlan:
         for col in self.columns:
@@ -558,6 +559,7 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
     if tp.autoincrement_seq is not None:
         table.notes.append(f"AUTOINCREMENT: new ids continue after {tp.autoincrement_seq}, the highest SQLite "
                            "ever handed out (sqlite_sequence), even if rows with the highest ids were deleted")
+    _plan_identity_floor(tp, table)
     if not tp.primary_key:
         table.notes.append("no primary key in SQLite: none in Postgres either")
     for ix in tp.indexes:
@@ -570,6 +572,31 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
     if target is not None:
         _adopt_existing(table, target, owned, params)
     return table
+
+
+BIGINT_MAX = 2 ** 63 - 1  # the largest bigint, and of a bigint identity's sequence (PostgreSQL docs, 8.1.1)
+
+
+def _plan_identity_floor(tp: TableProfile, table: TablePlan) -> None:
+    """The id the identity continues after: SQLite's highest INTEGER PRIMARY KEY (`highest_id`, so a
+    rejected row's id is not handed out again), or sqlite_sequence's, whichever is higher. When that is
+    the largest bigint no next id exists: the load sets the sequence to its maximum, so an insert without
+    an id fails ("reached maximum value of sequence"); SQLite would pick an unused rowid at random, or,
+    with AUTOINCREMENT, fail with SQLITE_FULL (https://www.sqlite.org/autoinc.html), and a note says so."""
+    col = table.identity_column
+    if col is None:
+        return
+    cp = tp.column(col.source)
+    if cp.stored_classes == {"integer"} and cp.max is not None:
+        try:
+            table.highest_id = int(cp.max)  # a rowid alias stores integers only: max is its digits
+        except ValueError:
+            pass
+    if max(table.highest_id or 0, table.autoincrement_seq or 0) >= BIGINT_MAX:
+        table.notes.append(f"SQLite's highest id is {BIGINT_MAX}, the largest bigint: the identity of {col.target} "
+                           "has no next value, so its sequence is set to its maximum and an insert without an id fails "
+                           "(\"reached maximum value of sequence\"); SQLite would pick an unused id at random, or "
+                           "with AUTOINCREMENT fail (SQLITE_FULL). Give new rows their ids explicitly")
 
 
 def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list,
@@ -592,6 +619,8 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
     if len(cp.stored_classes) > 1:
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
+    if "type" not in override:
+        pg_type = _widen_for_default(cp, pg_type, convert, notes)
     _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
@@ -617,6 +646,10 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
                      f"them to {m.group(2)} (e.g. 0.125 -> {round_half_up('0.125', int(m.group(2)))})",
                      "leave the type to the plan (it widens to numeric), or accept the rounding: verification "
                      "then compares SQLite's values rounded the same way"))
+    if pg_type in ("double precision", "real") and cp.wide_integers:
+        lost.append(("value", name, f"{cp.wide_integers} integer(s) beyond 2^53, which {pg_type} rounds to the "
+                     "nearest float (PostgreSQL docs, 8.1.3)", "leave the type to the plan (numeric holds them), or "
+                     "accept the rounding"))
     if pg_type not in ("timestamptz", "timestamp", "date"):
         return
     if convert in UNIT_SCALE and cp.outside_years.get(convert):
@@ -660,8 +693,16 @@ _NUMERIC_DECL = re.compile(r"^(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*
 
 
 def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]:
+    """(Postgres type, conversion, notes) for a column from its declaration and what it stores: a type
+    that holds every value the inspection saw, narrower than text or bytea only where the values allow."""
+    from .translate import affinity_of
+
     hints = set(cp.hints)
     stored = cp.stored_classes
+    if "blob" in stored and affinity_of(declared) == "BLOB":
+        # SQLite keeps a BLOB as it is in a column of BLOB affinity (no type, or BLOB: datatype3.html
+        # section 3.1), whatever the other values suggest: nothing narrower than bytea holds it
+        return _blob_affinity_type(stored)
     if "unix_seconds" in hints:
         return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"]
     if "unix_millis" in hints:
@@ -699,6 +740,8 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
     if any(k in declared for k in ("CHAR", "CLOB", "TEXT")):
         return "text", "none", []
     if any(k in declared for k in ("REAL", "FLOA", "DOUB")):
+        if cp.wide_integers:  # REAL affinity makes integers reals on insert, so this is rare
+            return "numeric", "none", [_WIDE_INTEGERS.format(cp.wide_integers)]
         return "double precision", "none", []
     if any(k in declared for k in ("DEC", "NUM")):
         return "numeric", "none", ["exact decimal, never through a float"]
@@ -706,15 +749,27 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         if stored == {"integer"}:
             return "bigint", "none", ["no declared type; every value is an integer"]
         if stored and stored <= {"integer", "real"}:
+            if cp.wide_integers:
+                return "numeric", "none", [_WIDE_INTEGERS.format(cp.wide_integers)]
             return "double precision", "none", ["no declared type; every value is a number"]
-        if stored == {"text"}:
-            return "text", "none", ["no declared type; every value is text"]
-        if "blob" in stored or not stored:
-            mixed = stored - {"blob"}
-            return "bytea", "none", [f"BLOBs beside {', '.join(sorted(mixed))}: every value as bytes (text as its UTF-8 "
-                                     "bytes, numbers as their digits)"] if mixed else []
-        return "text", "none", ["no declared type and mixed values: kept as text"]
+        return _blob_affinity_type(stored)
     return "text", "none", []
+
+
+# IEEE 754 doubles hold every integer up to 2^53 and not all beyond (PostgreSQL docs, 8.1.3 "Floating-Point Types")
+_WIDE_INTEGERS = ("{} integer(s) beyond 2^53, which double precision would round: numeric holds integers and reals "
+                  "exactly (a real as the shortest decimal that reads back as the same double)")
+
+
+def _blob_affinity_type(stored: set[str]) -> tuple[str, str, list[str]]:
+    """A column of BLOB affinity (no declared type, or BLOB) holding text, BLOBs or a mix: (type, conversion, notes)."""
+    if stored == {"text"}:
+        return "text", "none", ["no declared type; every value is text"]
+    if "blob" in stored or not stored:
+        mixed = stored - {"blob"}
+        return "bytea", "none", [f"BLOBs beside {', '.join(sorted(mixed))}: every value as bytes (text as its UTF-8 "
+                                 "bytes, numbers as their digits)"] if mixed else []
+    return "text", "none", ["no declared type and mixed values: kept as text"]
 
 
 def _ambiguous(hints: set[str]) -> list[str]:
@@ -739,6 +794,22 @@ def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
     if pg_type == "boolean":
         return "bool01"
     return "none"
+
+
+def _widen_for_default(cp: ColumnProfile, pg_type: str, convert: str, notes: list[str]) -> str:
+    """`pg_type`, or numeric when the plan's numeric(p,s) or double precision cannot hold the value SQLite
+    stores for the column's DEFAULT (12.345 under DECIMAL(5,2), an integer beyond 2^53) and numeric holds
+    it exactly: a default is a value of the column too, and SQLite enforces no (p,s) (datatype3.html
+    section 3.1). Other types keep their default as a listed loss when it does not fit."""
+    from .translate import translate_default
+
+    if cp.default is None or not (pg_type == "double precision" or re.fullmatch(r"numeric\(\d+,\s*\d+\)", pg_type)):
+        return pg_type
+    done = translate_default(cp.default, cp.declared_type, pg_type, convert)
+    if done.sql is not None or translate_default(cp.default, cp.declared_type, "numeric", convert).sql is None:
+        return pg_type
+    notes.append(f"DEFAULT {cp.default}: {done.reason}; widened to numeric, which holds it and every value exactly")
+    return "numeric"
 
 
 def _translate_default(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, notes: list[str],

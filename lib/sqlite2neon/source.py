@@ -23,6 +23,7 @@ from .errors import SourceError, one_line
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STORAGE_CLASSES = ("integer", "real", "text", "blob", "null")
+DOUBLE_EXACT = 2 ** 53  # every integer up to this magnitude is a double exactly; some beyond are not
 # Plausible epoch values: 2000-01-01 to 2100-01-01, in seconds and in milliseconds.
 SECONDS_RANGE = (946_684_800, 4_102_444_800)
 MILLIS_RANGE = (SECONDS_RANGE[0] * 1000, SECONDS_RANGE[1] * 1000)
@@ -68,6 +69,9 @@ class ColumnProfile:
     times_of_day_example: str | None = None
     # for a NUMERIC(p,s)/DECIMAL(p,s) column: [most integer digits, most decimals] among its numbers
     decimal_shape: list[int] | None = None
+    # integers beyond 2^53 in magnitude: a double precision column would round them (IEEE 754 doubles
+    # hold every integer up to 2^53 exactly, not beyond: PostgreSQL docs, 8.1.3 "Floating-Point Types")
+    wide_integers: int = 0
 
     @property
     def nulls(self) -> int:
@@ -379,6 +383,9 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
         c = sqlite_ident(col.name)
         selects += [f"sum(typeof({c}) = '{k}')" for k in STORAGE_CLASSES]
         selects += [f"hex(CAST(min({c}) AS BLOB))", f"hex(CAST(max({c}) AS BLOB))"]
+    # after the per-column block: integers a double cannot hold (compared as integers, exactly)
+    selects += [f"sum(typeof({sqlite_ident(col.name)}) = 'integer' AND ({sqlite_ident(col.name)} > {DOUBLE_EXACT} "
+                f"OR {sqlite_ident(col.name)} < -{DOUBLE_EXACT}))" for col in columns]
     row = sqlite(con, f"SELECT {', '.join(selects)} FROM {q}")[0]
     rows = int(row[0])
     per = len(STORAGE_CLASSES) + 2
@@ -386,6 +393,7 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
         vals = row[1 + i * per: 1 + (i + 1) * per]
         col.storage = {k: int(v or 0) for k, v in zip(STORAGE_CLASSES, vals)}
         col.min, col.max = (_shown(v, col.stored_classes) for v in vals[5:7])
+        col.wide_integers = int(row[1 + len(columns) * per + i] or 0)
     _count_hints(con, name, columns, years)
     _decimal_shapes(con, name, columns, shaped)
     _collations(con, name, columns)

@@ -1776,6 +1776,38 @@ def _shown(value) -> str:
     return f"the {'integer' if isinstance(value, int) else 'real'} {value!r}"
 
 
+def _rounded_by(number: int | float | str, pg_type: str) -> str:
+    """Why a column of `pg_type` (double precision, real, numeric or numeric(p,s)) would not store
+    `number` (an integer, a real, or decimal text) as it is, or "" when it does. A double holds every
+    integer up to 2^53 and a real (4 bytes) about 6 digits (PostgreSQL docs, 8.1.3); numeric(p,s)
+    rounds to s decimals and refuses more than p - s integer digits (8.1.2): a literal with more
+    digits is stored rounded, not refused."""
+    import math
+    import struct
+    from decimal import Decimal
+
+    if pg_type == "double precision":
+        return "" if not isinstance(number, int) or float(number) == number else (
+            f"which double precision rounds to {float(number)!r}")
+    if pg_type == "real":
+        x = float(number)
+        try:
+            kept = struct.unpack("f", struct.pack("f", x))[0]
+        except OverflowError:
+            return "too large for real"
+        return "" if kept == x or math.isnan(x) else f"which real (4 bytes) rounds to {kept!r}"
+    m = re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type)
+    if not m:
+        return ""
+    precision, scale = int(m.group(1)), int(m.group(2))
+    d = Decimal(repr(number) if isinstance(number, float) else str(number))
+    if d.is_finite() and d != 0 and d.adjusted() + 1 > precision - scale:
+        return f"too large for {pg_type}"
+    if d.is_finite() and max(-d.normalize().as_tuple().exponent, 0) > scale:
+        return f"which {pg_type} rounds to {d.quantize(Decimal(1).scaleb(-scale), rounding='ROUND_HALF_UP')}"
+    return ""
+
+
 _INTEGER_BITS = {"bigint": 63, "integer": 31, "smallint": 15}
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
@@ -1821,9 +1853,8 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
             if pg_type != base:  # numeric(p,s): an infinity only fits unconstrained numeric (docs 8.1.2)
                 return None, f"SQLite stores {_shown(value)}, too large for {pg_type}"
             return f"'{'' if number > 0 else '-'}Infinity'::{pg_type}", ""
-        if m := re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type):
-            if abs(float(number)) >= 10 ** (int(m.group(1)) - int(m.group(2))):
-                return None, f"SQLite stores {_shown(value)}, too large for {pg_type}"
+        if why := _rounded_by(number, pg_type):
+            return None, f"SQLite stores {_shown(value)}, {why}"
         return (repr(number) if isinstance(number, float) else str(number)), ""
     if base == "boolean":
         word = str(value).strip().lower() if isinstance(value, str) else None
@@ -1836,6 +1867,9 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
                 seconds = number / 1000 if convert == "unix_millis" else number
                 at = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
             elif isinstance(value, str) and re.match(ISO_TEXT, value.strip()):  # as convert._iso reads it
+                # timestamptz keeps microseconds (PostgreSQL docs, 8.5.1): Python cuts further digits in silence
+                if (m := re.search(r":\d\d[.,]\d{6}(\d+)", value)) and m.group(1).strip("0"):
+                    return None, f"SQLite stores {_shown(value)}, with digits beyond microseconds, which {pg_type} cuts"
                 at = dt.datetime.fromisoformat(re.sub(r"\s+(?=[Z+-])", "", value.strip().upper()))
                 at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at
             else:
