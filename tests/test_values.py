@@ -198,3 +198,20 @@ def test_a_difference_shows_the_loaded_row_not_a_rejected_row_with_the_same_key(
     assert check.differences_total == 1
     columns = {c["column"]: (c["source"], c["target"]) for c in check.differences[0]["columns"]}
     assert columns == {"tags": ("675", "676")}
+
+
+def test_json_that_repeats_a_key_is_kept_as_written_in_json_not_jsonb(tmp_path, params_for, pg):
+    """jsonb keeps only a repeated key's last value (PostgreSQL docs 8.14): a column whose JSON repeats a
+    key in one object, at any depth, becomes json, which keeps the text as written; others stay jsonb."""
+    db = sqlite_file(tmp_path / "j.db", """
+        CREATE TABLE items (id INTEGER PRIMARY KEY, meta JSON, tags TEXT);
+        INSERT INTO items VALUES (1, '{"a": 1, "a": 2}', '["x"]'),
+                                 (2, '[{"b": {"c": 1, "c": [3]}}]', '{"k": 1}'),
+                                 (3, '{"a": 3}', '[]'), (4, NULL, NULL);""")
+    the_plan, _, verified = migrate(params_for(db))
+    assert the_plan.table("items").column("meta").pg_type == "json"
+    assert "repeat a key" in " ".join(the_plan.table("items").column("meta").notes)
+    assert the_plan.table("items").column("tags").pg_type == "jsonb"
+    assert verified.passed, verified.to_json()
+    got = dict(pg.execute("SELECT id, meta::text FROM items").fetchall())
+    assert got == {1: '{"a": 1, "a": 2}', 2: '[{"b": {"c": 1, "c": [3]}}]', 3: '{"a": 3}', 4: None}

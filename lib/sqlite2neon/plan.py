@@ -725,6 +725,10 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
     if declared == "DATE":
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:
+        if cp.json_repeated_keys:  # jsonb would keep only a repeated key's last value (docs 8.14)
+            return "json", "json", [f"JSON text -> json, not jsonb: {cp.json_repeated_keys} value(s) repeat a key in "
+                                    f"one object (e.g. {(cp.json_repeated_example or '')[:80]!r}), which json keeps as written "
+                                    "and jsonb would reduce to the last"]
         return "jsonb", "json", ["JSON text -> jsonb"]
     if m := _NUMERIC_DECL.match(declared):
         precision, scale = int(m.group(1)), int(m.group(2) or 0)

@@ -72,6 +72,10 @@ class ColumnProfile:
     # integers beyond 2^53 in magnitude: a double precision column would round them (IEEE 754 doubles
     # hold every integer up to 2^53 exactly, not beyond: PostgreSQL docs, 8.1.3 "Floating-Point Types")
     wide_integers: int = 0
+    # JSON text in which one object repeats a key, and one of them: jsonb keeps only the last value of
+    # a repeated key (PostgreSQL docs, 8.14 "JSON Types"), json keeps the text as it is
+    json_repeated_keys: int = 0
+    json_repeated_example: str | None = None
 
     @property
     def nulls(self) -> int:
@@ -412,7 +416,7 @@ def _shown(hex_value: str | None, stored: set[str]) -> str | None:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-PER_COLUMN = 18  # the aggregates _count_hints computes for each column
+PER_COLUMN = 20  # the aggregates _count_hints computes for each column
 # ISO 8601 text as SQLite's date functions read it (https://www.sqlite.org/lang_datefunc.html section 2,
 # "Time Values"), with RFC 3339's lower-case `t` and ISO's `+HHMM` / `+HH` offsets: a date, then `T`
 # or a space, HH:MM, :SS, a fraction of any digits, `Z` or an offset (RE2 syntax, for DuckDB).
@@ -455,13 +459,18 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
                 f"count_if({nanos})", f"first({text}) FILTER (WHERE {nanos})",
                 f"count_if({timed})", f"first({text}) FILTER (WHERE {timed})",
             ]
+            # CASE: the Python check runs only for JSON holding an object
+            repeats = (f"CASE WHEN contains({text}, '{{') AND left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}) "
+                       f"THEN json_repeats_key({text}) ELSE false END")
+            aggs += [f"count_if({repeats})", f"first({text}) FILTER (WHERE {repeats})"]
         else:
-            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL"]
+            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL", "0", "NULL"]
         wanted.append(col)
     if not wanted:
         for col in columns:
             col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
         return
+    _register_json_repeats_key(con)
     query = f"SELECT {', '.join(inner)} FROM {sqlite_ident(table)}"
     row = con.execute(f"SELECT {', '.join(aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
     for k, col in enumerate(wanted):
@@ -477,9 +486,40 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
         col.nul_values, col.bad_utf8_values = int(nul_n or 0), int(bad_n or 0)
         col.sub_microsecond, col.sub_microsecond_example = int(nanos_n or 0), nanos_example
         col.times_of_day, col.times_of_day_example = int(v[16] or 0), v[17]
+        col.json_repeated_keys, col.json_repeated_example = int(v[18] or 0), v[19]
     for col in columns:
         if col not in wanted:
             col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
+
+
+def json_repeats_key(text: str | None) -> bool:
+    """Whether some object in the JSON text names a key twice (`{"a": 1, "a": 2}`). RFC 8259 section 4
+    leaves such objects' meaning open; jsonb keeps the last value (PostgreSQL docs, 8.14). False for
+    text that is not JSON."""
+    if text is None:
+        return False
+    repeated = False
+
+    def pairs(items: list) -> dict:
+        nonlocal repeated
+        keys = [k for k, _ in items]
+        repeated = repeated or len(set(keys)) != len(keys)
+        return {}
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return False
+    return repeated
+
+
+def _register_json_repeats_key(con) -> None:
+    from duckdb.sqltypes import BOOLEAN, VARCHAR
+
+    try:
+        con.create_function("json_repeats_key", json_repeats_key, [VARCHAR], BOOLEAN)
+    except (duckdb.CatalogException, duckdb.NotImplementedException):
+        pass  # already registered on this connection
 
 
 def _window_seconds(years: tuple[int, int]) -> tuple[int, int]:
