@@ -154,6 +154,7 @@ class Table:
     columns: list[Column]
     rows: list[list[str]]  # SQL expressions, one per column of all_columns (DEFAULT: left out)
     table_unique: list[str] = field(default_factory=list)  # a UNIQUE (a, b) table constraint
+    strict: bool = False  # a STRICT table: declared types are INTEGER, REAL, TEXT, BLOB or ANY
 
     @property
     def all_columns(self) -> list[Column]:
@@ -175,7 +176,8 @@ class Table:
             defs.append(f"PRIMARY KEY ({', '.join(q(c.name) for c in self.key_columns)})")
         if self.table_unique:
             defs.append(f"UNIQUE ({', '.join(q(n) for n in self.table_unique)})")
-        tail = " WITHOUT ROWID" if self.key.startswith("without_rowid") else ""
+        options = (["WITHOUT ROWID"] if self.key.startswith("without_rowid") else []) + (["STRICT"] if self.strict else [])
+        tail = (" " + ", ".join(options)) if options else ""
         return f"CREATE TABLE {q(self.name)} (\n  " + ",\n  ".join(defs) + f"\n){tail};"
 
     def inserts(self) -> list[str]:
@@ -216,7 +218,20 @@ def build_sqlite(path: Path, script: str) -> Path:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
-        con.executescript(script)
+        # statement by statement: a STRICT table refuses a value of the wrong type with an error that
+        # INSERT OR IGNORE does not ignore (https://www.sqlite.org/stricttables.html); that row is
+        # simply not there, as a row breaking a key is not
+        statement = ""
+        for line in script.splitlines(keepends=True):
+            statement += line
+            if not sqlite3.complete_statement(statement):
+                continue
+            try:
+                con.execute(statement)
+            except sqlite3.IntegrityError as exc:
+                if "cannot store" not in str(exc):
+                    raise
+            statement = ""
         con.commit()
     finally:
         con.close()
@@ -464,7 +479,18 @@ def tables(draw) -> Table:
     table_unique = []
     if len(cols) >= 2 and draw(st.integers(0, 6)) == 6:
         table_unique = [cols[0].name, cols[1].name]
-    return Table(name, key, key_columns, cols, rows, table_unique)
+    strict = draw(st.integers(0, 5)) == 5  # shrinks to an ordinary table
+    if strict:
+        for c in key_columns + cols:
+            c.declared = strict_type(c.declared)
+    return Table(name, key, key_columns, cols, rows, table_unique, strict)
+
+
+def strict_type(declared: str) -> str:
+    """The type a STRICT table allows for a column declared `declared` elsewhere: the one of its
+    affinity; ANY for NUMERIC affinity and no type (https://www.sqlite.org/stricttables.html)."""
+    return {"INTEGER": "INTEGER", "TEXT": "TEXT", "REAL": "REAL"}.get(
+        affinity(declared), "BLOB" if "BLOB" in declared.upper() else "ANY")
 
 
 @st.composite
@@ -891,10 +917,11 @@ class SourceColumn:
     notnull: bool
     default: str | None
     pk: int
+    strict: bool = False  # of a STRICT table, where ANY keeps every value as given, as BLOB affinity does
 
     @property
     def affinity(self) -> str:
-        return affinity(self.declared)
+        return "BLOB" if self.strict and self.declared.upper() == "ANY" else affinity(self.declared)
 
 
 @dataclass
@@ -929,7 +956,9 @@ def read_source(path: Path) -> list[SourceTable]:
             lit = "'" + name.replace("'", "''") + "'"
             cols = [SourceColumn(n.decode(), (t or b"").decode(), bool(nn), d.decode() if d is not None else None, pk)
                     for _, n, t, nn, d, pk in con.execute(f"SELECT * FROM pragma_table_info({lit})")]
-            without_rowid = bool(con.execute(f"SELECT wr FROM pragma_table_list({lit})").fetchone()[0])
+            without_rowid, strict = (bool(x) for x in con.execute(f"SELECT wr, strict FROM pragma_table_list({lit})").fetchone())
+            for c in cols:
+                c.strict = strict
             uniques = []
             for (index, unique, partial) in con.execute(f"SELECT name, \"unique\", partial FROM pragma_index_list({lit})"):
                 if unique and not partial:
@@ -1573,6 +1602,8 @@ FIXED_FAULTS = {
     "rowid_max_breaks_identity": "an INTEGER PRIMARY KEY of 2^63-1 stops the load: setting the identity past it overflows",
     "converted_values_collide_on_unique": "two values SQLite keeps apart that convert to one Postgres value ('a\\0b' and 'a\ufffdb'; 0 and 'f') stop the load at the unique index instead of rejecting a row",
     "blob_beside_unix_times_rejected": "a column without a type holding unix times and a BLOB is planned as timestamptz: the BLOB's row is rejected (the README promises such a column bytea)",
+    "duplicate_of_a_rejected_row_rejected": "a row was rejected as the duplicate of a row itself rejected for another "
+                                            "unique key (keys were settled one after another, not row by row)",
 }
 
 

@@ -215,3 +215,44 @@ def test_json_that_repeats_a_key_is_kept_as_written_in_json_not_jsonb(tmp_path, 
     assert verified.passed, verified.to_json()
     got = dict(pg.execute("SELECT id, meta::text FROM items").fetchall())
     assert got == {1: '{"a": 1, "a": 2}', 2: '[{"b": {"c": 1, "c": [3]}}]', 3: '{"a": 3}', 4: None}
+
+
+@pytest.mark.parametrize("options", ["WITHOUT ROWID, STRICT", "STRICT, WITHOUT ROWID", "STRICT"])
+def test_strict_tables_and_their_any_columns_arrive_whole(tmp_path, params_for, pg, options):
+    """STRICT tables (SQLite 3.37): both table options in either order are read as SQLite parsed them,
+    and an ANY column, which keeps every value as given, becomes bytea with every row (as a column of
+    BLOB affinity does) or the narrower type its values allow."""
+    db = sqlite_file(tmp_path / "s.db", f"""
+        CREATE TABLE s (id TEXT PRIMARY KEY, v ANY, n ANY, r REAL, i INTEGER) {options};
+        INSERT INTO s VALUES ('a', x'00ff', 1, 1.5, 7), ('b', 'text', 2, 2.0, NULL), ('c', 1.25, 3, NULL, -1),
+                             ('d', 42, 4, 0.1, 0);""")
+    the_plan, _, verified = migrate(params_for(db))
+    table = the_plan.table("s")
+    assert table.has_rowid is (options == "STRICT")
+    assert [table.column(c).pg_type for c in "vnri"] == ["bytea", "bigint", "double precision", "bigint"]
+    assert verified.passed, verified.to_json()
+    got = {r[0]: (bytes(r[1]), r[2]) for r in pg.execute("SELECT id, v, n FROM s")}
+    assert got == {"a": (b"\x00\xff", 1), "b": (b"text", 2), "c": (b"1.25", 3), "d": (b"42", 4)}
+
+
+def test_a_json_column_under_a_unique_index_or_a_primary_key(tmp_path, params_for, pg):
+    """json has no equality: a unique index over a json column compares its text (as SQLite's BINARY
+    does); in a primary key the column stays jsonb, and the repeated keys are a listed value loss."""
+    db = sqlite_file(tmp_path / "u.db", """
+        CREATE TABLE items (id TEXT PRIMARY KEY, tags JSON, flag BOOLEAN, UNIQUE (tags, flag));
+        INSERT INTO items VALUES ('a', '{"a": 1, "a": 2}', 0), ('b', '{"a": 2}', 0), ('c', '{"a": 1, "a": 2}', 1);
+        CREATE TABLE docs (body JSON PRIMARY KEY, n INTEGER);
+        INSERT INTO docs VALUES ('{"k": 1, "k": 2}', 1), ('{"k": 2}', 2);""")
+    params = params_for(db, fail_on_rejects=False)
+    source.step(params)
+    the_plan = plan.step(params)
+    assert the_plan.table("items").column("tags").pg_type == "json"
+    assert the_plan.table("docs").column("body").pg_type == "jsonb"
+    assert [x.item for x in the_plan.losses] == ["value:docs.body"]
+    with pytest.raises(LossesNotAccepted):
+        load.step(params)
+    _, loaded, verified = migrate(params_for(db, fail_on_rejects=False, accept_losses=["value:docs.body"]))
+    assert pg.execute("SELECT count(*) FROM items").fetchone()[0] == 3
+    # SQLite's two texts are two keys; jsonb makes them one: the second row is rejected, not lost in silence
+    assert pg.execute("SELECT count(*) FROM docs").fetchone()[0] == 1
+    assert pg.execute("SELECT count(*) FROM _sqlite2neon.rejects WHERE table_name = 'docs'").fetchone()[0] == 1

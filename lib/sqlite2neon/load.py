@@ -480,8 +480,9 @@ def _collisions(src, conn, plan: Plan, table: TablePlan, read: convert.TableRead
     The converted rows are copied again, with their place, into a temporary table of the target
     table's very columns (types, collations, generated columns), and Postgres groups them by each key:
     a unique index's equality is the key type's btree equality, and rows with a NULL in the key never
-    collide (PostgreSQL docs, 11.6 "Unique Indexes"). In each group every row but the first is
-    rejected; rows rejected for one key are out before the next is checked. Rows Postgres refused
+    collide (PostgreSQL docs, 11.6 "Unique Indexes"). Then, in SQLite's order, a row loads unless a
+    row already loading holds one of its key values: each rejected row names a row that is in Postgres,
+    and a row rejected for one key does not keep another from loading. Rows Postgres refused
     (`found`) keep their place and are left out. Runs inside the table's transaction, which is rolled
     back after it. The source keys stay in Arrow (they may not be valid UTF-8); the reason shows the
     kept row's."""
@@ -502,24 +503,42 @@ def _collisions(src, conn, plan: Plan, table: TablePlan, read: convert.TableRead
                 batch = batch.filter(pc.invert(pc.is_in(chunk.keys.cast(pa.string()), value_set=refused)))
             copy.write(_csv(batch))
     all_keys = pa.chunked_array(keys, pa.string()) if keys else pa.chunked_array([], pa.string())
-    drop: dict[int, tuple[str | None, str, str]] = {}
-    for name, columns, exprs, where in _unique_keys(plan, table):
+    # per key, the rows whose key value another row shares: place -> (group, the value shown), the
+    # group named by its first row's place
+    keyed = _unique_keys(plan, table)
+    groups: list[dict[int, tuple[int, str]]] = []
+    for name, columns, exprs, where in keyed:
         present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(e) for e in exprs)
         shown = sql.SQL(" || ', ' || ").join(sql.SQL("({})::text").format(e) for e in exprs)
-        rows = conn.execute(sql.SQL(
-            "SELECT {place}, kept, shown FROM (SELECT {place}, {shown} AS shown, first_value({place}) OVER w AS kept, "
-            "row_number() OVER w AS n FROM {tmp} WHERE {present}{where} "
-            "WINDOW w AS (PARTITION BY {exprs} ORDER BY {place})) d WHERE n > 1").format(
+        groups.append({at: (group, value) for at, group, value in conn.execute(sql.SQL(
+            "SELECT {place}, grp, shown FROM (SELECT {place}, {shown} AS shown, min({place}) OVER w AS grp, "
+            "count(*) OVER w AS n FROM {tmp} WHERE {present}{where} WINDOW w AS (PARTITION BY {exprs})) d "
+            "WHERE n > 1").format(
             place=place, shown=shown, tmp=tmp, present=present,
-            where=sql.SQL(f" AND ({where})") if where else sql.SQL(""), exprs=sql.SQL(", ").join(exprs))).fetchall()
-        kept_keys = all_keys.take(pa.array([r[1] for r in rows], pa.int64())).cast(pa.binary()).to_pylist() if rows else []
-        for (at, _, value), kept in zip(rows, kept_keys):
+            where=sql.SQL(f" AND ({where})") if where else sql.SQL(""), exprs=sql.SQL(", ").join(exprs)))})
+    # in SQLite's order, a row loads unless a row already loading holds one of its key values: every
+    # rejected row names a row that is in Postgres (a row rejected for one key frees its other values)
+    taken: dict[tuple[int, int], int] = {}
+    conflicts: dict[int, tuple[int, int]] = {}  # place -> (key's index, the kept row's place)
+    for at in sorted(set().union(*groups) if groups else ()):
+        mine = [(i, g[at][0]) for i, g in enumerate(groups) if at in g]
+        clash = next(((i, taken[(i, grp)]) for i, grp in mine if (i, grp) in taken), None)
+        if clash is None:
+            taken.update({(i, grp): at for i, grp in mine})
+        else:
+            conflicts[at] = clash
+    drop: dict[int, tuple[str | None, str, str]] = {}
+    if conflicts:
+        places = sorted(conflicts)
+        kept_keys = all_keys.take(pa.array([conflicts[at][1] for at in places], pa.int64())).cast(pa.binary()).to_pylist()
+        for at, kept in zip(places, kept_keys):
+            i = conflicts[at][0]
+            name, columns = keyed[i][0], keyed[i][1]
+            value = groups[i][at][1]
             kept_key = None if kept is None else kept.decode("utf-8", errors="replace")
             drop[at] = (columns[0] if columns else None, value,
                         f"duplicate key: {', '.join(columns) or 'the expression'} ({value}) equals the row with key "
                         f"{kept_key} once converted to Postgres, and {name} is unique (SQLite kept the two apart)")
-        if rows:
-            conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(tmp, place), [[r[0] for r in rows]])
     conn.execute(sql.SQL("DROP TABLE {}").format(tmp))
     return drop
 

@@ -602,6 +602,8 @@ def _plan_identity_floor(tp: TableProfile, table: TablePlan) -> None:
 def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list,
                  text_support: "TextSupport | None" = None) -> ColumnPlan:
     declared = cp.declared_type.upper()
+    if tp.strict and declared.strip() == "ANY":  # keeps every value as given, as BLOB affinity does (stricttables.html)
+        declared = ""
     pg_type, convert, notes = _choose_type(cp, declared)
     override = params.column_overrides.get(f"{tp.name}.{cp.name}", {})
     if override:
@@ -621,6 +623,11 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
     if "type" not in override:
         pg_type = _widen_for_default(cp, pg_type, convert, notes)
+    if pg_type == "json" and cp.pk_position:  # a primary key needs equality, which json has not
+        pg_type = "jsonb"
+        lost.append(("value", f"{tp.name}.{cp.name}", f"{cp.json_repeated_keys} value(s) repeat a key in one object; "
+                     "in a primary key the column must be jsonb, which keeps only the last value of a repeated key",
+                     "remove the repeated keys in SQLite first, or accept that jsonb keeps the last"))
     _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
@@ -954,7 +961,9 @@ def _plan_index(tp: TableProfile, ix: IndexProfile, table: TablePlan, params: Pa
         if column is not None and column in by_source:
             col = by_source[column]
             key = None
-            if _holds_text(col.pg_type) and collation != _semantics(col):
+            if col.pg_type == "json":  # json has no equality: its text, compared as SQLite's BINARY does
+                key = f"({sql.Identifier(col.target).as_string(None)}::text)"
+            elif _holds_text(col.pg_type) and collation != _semantics(col):
                 key = _collated_key(sql.Identifier(col.target).as_string(None), collation)
                 if key is None:
                     return _lose_index(table, ix, f"{column} is compared with COLLATE {collation}, defined by the app")

@@ -135,6 +135,8 @@ class TableProfile:
     # AUTOINCREMENT: the largest id SQLite ever handed out (sqlite_sequence), deleted rows included;
     # None for a table without AUTOINCREMENT (https://www.sqlite.org/autoinc.html)
     autoincrement_seq: int | None = None
+    # a STRICT table (https://www.sqlite.org/stricttables.html): its ANY columns keep every value as given
+    strict: bool = False
 
     @property
     def primary_key(self) -> list[str]:
@@ -380,7 +382,10 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
         )
         for n, t, nn, d, pk in info
     ]
-    without_rowid = bool(re.search(r"\)\s*WITHOUT\s+ROWID\s*;?\s*$", sql, re.I))
+    # the table's options, as SQLite parsed them (https://www.sqlite.org/pragma.html#pragma_table_list):
+    # `WITHOUT ROWID` and `STRICT` may both be given, in either order
+    options = sqlite(con, f"SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = {sql_string(name)}")
+    without_rowid, strict = (options[0][0] == "1", options[0][1] == "1") if options else (False, False)
     # First pass, in SQLite: storage classes, min and max (as hex: text may not be valid UTF-8).
     selects = ["count(*)"]
     for col in columns:
@@ -401,7 +406,8 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
     _count_hints(con, name, columns, years)
     _decimal_shapes(con, name, columns, shaped)
     _collations(con, name, columns)
-    table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name))
+    table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name),
+                         strict=strict)
     _read_definition(table)
     return table
 
@@ -572,7 +578,8 @@ def _read_definition(table: TableProfile) -> None:
     import sqlglot
     from sqlglot import exp
 
-    definition = re.sub(r"\)\s*WITHOUT\s+ROWID\s*;?\s*$", ")", table.sql, flags=re.I)  # sqlglot does not know it
+    # sqlglot knows neither table option
+    definition = re.sub(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+;?\s*$", ")", table.sql, flags=re.I)
     try:
         tree = sqlglot.parse_one(definition, read="sqlite")
         if not isinstance(tree, exp.Create):
