@@ -186,3 +186,34 @@ def test_the_cutover_command_levels_the_target_checks_the_api_and_leaves_the_che
     assert stale.exit_code == 1
     line = stale.stderr.splitlines()[0]
     assert "05_cutover failed" in line and "API items" in line and "zz1newitem" in line, line
+
+
+def test_rows_written_since_the_load_with_values_the_plan_lists_stop_the_cutover(tmp_path, params_for, pg):
+    """A row the app wrote after the load holds a timestamp with nanoseconds, which timestamptz cuts:
+    the cutover plans the source as it is now, lists the loss and applies nothing unless it is accepted."""
+    from sqlite2neon.errors import LossesNotAccepted
+
+    db = tmp_path / "app.db"
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME)")
+        con.execute("INSERT INTO events VALUES (1, '2025-07-01 10:00:00.123456'), (2, '2025-07-02 11:00:00')")
+    con.close()
+    params = params_for(db)
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    assert verify.step(params).passed  # the cutover's base
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("INSERT INTO events VALUES (3, '2025-07-03 12:00:00.123456789')")
+    con.close()
+
+    with pytest.raises(LossesNotAccepted, match="value:events.at"):
+        cutover.step(params_for(db, run_dir=str(tmp_path / "cutover")))
+    assert pg.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+
+    accepted = params_for(db, run_dir=str(tmp_path / "cutover-2"), accept_losses=["value:events.at"])
+    outcome = cutover.step(accepted)
+    assert outcome["catch_up"].applied
+    assert pg.execute("SELECT count(*) FROM events").fetchone()[0] == 3

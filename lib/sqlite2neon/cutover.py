@@ -580,8 +580,10 @@ def step(params: Params) -> dict:
 
     Returns {"catch_up": CatchUp, "verify": VerifyResult or None, "api": [ApiCheck]}: no verification
     and no API checks when nothing was applied (a dry run, or conflicts with `conflicts: stop`; the
-    notebook lists them, then `conclude` raises). Raises CutoverFailed when the catch-up cannot start
-    (no base, a table that cannot be compared, too many differences)."""
+    notebook lists them, then `conclude` raises). Raises LossesNotAccepted (nothing applied) when the
+    source as it is now holds values the plan lists as lost and `accept_losses` does not accept them
+    (not for a dry run); CutoverFailed when the catch-up cannot start (no base, a table that cannot be
+    compared, too many differences)."""
     import dataclasses
 
     from . import record, verify
@@ -591,6 +593,8 @@ def step(params: Params) -> dict:
 
     run_dir = record.run_dir_for(params)
     plan = plan_for(params)
+    if not params.dry_run:  # rows written since the load are planned afresh: what they would lose is listed too
+        plan.raise_for_losses()
     target = resolve_target(params)
     source = resolve_path(params.sqlite_path)
     try:
