@@ -45,7 +45,7 @@ def test_preflight_against_the_test_database_passes(demo_db, params_for, pg):
     assert report.failed == [], report.to_json()
     assert statuses(report) == {
         "source file": PASS, "storage budget": PASS, "target URL": PASS, "endpoint": PASS, "TLS": PASS,
-        "connect": PASS, "server version": PASS, "privileges": PASS, "existing tables": PASS,
+        "connect": PASS, "server version": PASS, "pooler": PASS, "privileges": PASS, "existing tables": PASS,
     }
     assert report.target_kind == "postgres"
     assert report.server_version and report.server_version.split(".")[0] >= "14"
@@ -80,6 +80,21 @@ def test_storage_budget_smaller_than_the_source_fails(demo_db, params_for, pg):
     report = run_preflight(params_for(demo_db, storage_budget_mb=0))
     assert statuses(report)["storage budget"] == FAIL
     assert "connect" not in statuses(report)
+
+
+def test_the_storage_budget_counts_what_the_target_already_holds(demo_db, params_for, pg):
+    """A filled target: the source alone fits the budget, the target's present size plus the source
+    does not (issue 13: 932 MB already there and a 77 MB source passed a 512 MB budget)."""
+    pg.execute("CREATE TABLE earlier (id int, body text)")
+    pg.execute("INSERT INTO earlier SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 100000) g")
+    existing_mb = pg.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 1e6
+    source_mb = demo_db.stat().st_size / 1e6
+    assert existing_mb > 20 and source_mb < existing_mb
+    report = run_preflight(params_for(demo_db, storage_budget_mb=int(existing_mb)))
+    assert statuses(report)["storage budget"] == FAIL
+    assert f"holds {existing_mb:.0f} MB now" in detail(report, "storage budget")
+    report = run_preflight(params_for(demo_db, storage_budget_mb=int(existing_mb + source_mb * 2) + 2))
+    assert statuses(report)["storage budget"] == PASS, detail(report, "storage budget")
 
 
 # --- checks that stop before connecting ---------------------------------------------------------

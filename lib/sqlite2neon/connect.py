@@ -239,11 +239,15 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
     attempt = 0
     while True:
         try:
+            # prepare_threshold=None: no server-side prepared statements, which a transaction-mode
+            # pooler would hand to other clients' transactions (psycopg docs, "Prepared statements":
+            # "Using prepared statements with PgBouncer")
             conn = psycopg.connect(
                 url,
                 autocommit=autocommit,
                 connect_timeout=params.connect_timeout,
                 application_name="sqlite2neon",
+                prepare_threshold=None,
             )
             conn.execute("SET TIME ZONE 'UTC'")
             return conn, time.monotonic() - started

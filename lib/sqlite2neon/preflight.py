@@ -38,6 +38,7 @@ class Check:
 class PreflightReport:
     target: str  # redacted URL
     target_kind: str
+    pooled: bool = False  # a transaction-mode pooler was found between the runbook and the server
     checks: list[Check] = field(default_factory=list)
     connect_seconds: float | None = None
     server_version: str | None = None
@@ -93,6 +94,8 @@ def run_preflight(params: Params, target: Target | None = None) -> PreflightRepo
     with conn:
         try:
             _check_server(report, conn, target)
+            _check_pooler(report, conn, target, params)
+            _check_storage(report, conn, source, params)
             _check_privileges(report, conn, params)
             _check_existing(report, conn, params, _source_tables(source, params), if_exists_for(params, target))
         except psycopg.Error as exc:
@@ -108,15 +111,62 @@ def _check_source(report: PreflightReport, source, params: Params) -> None:
         return
     size_mb = source.stat().st_size / 1e6
     report.add("source file", PASS, f"{source} ({size_mb:.1f} MB), opened read-only")
+    if size_mb > params.storage_budget_mb:  # too large whatever the target holds: no need to connect
+        report.add("storage budget", FAIL, f"source is {size_mb:.1f} MB, over the budget of {params.storage_budget_mb} "
+                   "MB; raise storage_budget_mb or pick a larger plan")
+
+
+def _check_storage(report: PreflightReport, conn, source, params: Params) -> None:
+    """What the database will hold after the load, against `storage_budget_mb`: its present size
+    (`pg_database_size`, which counts every table, index and the catalog: PostgreSQL docs, 9.27.7
+    "Database Object Management Functions") plus up to twice the SQLite file (Postgres usually stores
+    an app's SQLite data in 1 to 2 times the space). A table the load replaces is counted twice: the
+    estimate errs on the side of the budget."""
+    if any(c.name == "storage budget" for c in report.checks):
+        return
+    size_mb = source.stat().st_size / 1e6
+    existing_mb = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 1e6
     budget = params.storage_budget_mb
-    # Postgres usually stores an app's SQLite data in 1 to 2 times the space: estimate with 2.
-    estimate = size_mb * 2
-    if size_mb > budget:
-        report.add("storage budget", FAIL, f"source is {size_mb:.1f} MB, over the budget of {budget} MB; raise storage_budget_mb or pick a larger plan")
-    elif estimate > budget:
-        report.add("storage budget", WARN, f"source {size_mb:.1f} MB may need up to {estimate:.0f} MB in Postgres; budget {budget} MB")
+    low, high = existing_mb + size_mb, existing_mb + size_mb * 2
+    said = f"the database holds {existing_mb:.0f} MB now; source {size_mb:.1f} MB adds up to {size_mb * 2:.0f} MB"
+    if low > budget:
+        report.add("storage budget", FAIL, f"{said}: over the budget of {budget} MB; raise storage_budget_mb, pick "
+                   "a larger plan, or free space in the target")
+    elif high > budget:
+        report.add("storage budget", WARN, f"{said}: up to {high:.0f} MB of a {budget} MB budget")
     else:
-        report.add("storage budget", PASS, f"source {size_mb:.1f} MB, estimate up to {estimate:.0f} MB of a {budget} MB budget")
+        report.add("storage budget", PASS, f"{said}: up to {high:.0f} MB of a {budget} MB budget")
+
+
+def _check_pooler(report: PreflightReport, conn, target: Target, params: Params) -> None:
+    """Whether a pooler shares server connections between clients, found by what it does, not by its
+    name: two client connections open at once are served by one backend (the same pg_backend_pid), or
+    one client's statements by several. PgBouncer in transaction mode does both: it gives each
+    transaction whichever server connection is free (https://www.pgbouncer.org/features.html). The
+    runbook works through one (no server-side prepared statements, no session state outside its
+    transactions); bulk loading is slower there, so a direct URL is worth having."""
+    if target.kind == "embedded":
+        report.add("pooler", PASS, "none: the embedded server")
+        return
+    try:
+        other = connect_timed(target.direct_url, params, autocommit=True)[0]
+    except RunbookError as exc:
+        report.add("pooler", WARN, f"could not open a second connection to look for a pooler: {exc}")
+        return
+    with other:
+        pids = []
+        for _ in range(3):
+            pids.append(("a", conn.execute("SELECT pg_backend_pid()").fetchone()[0]))
+            pids.append(("b", other.execute("SELECT pg_backend_pid()").fetchone()[0]))
+    shared = {pid for _, pid in pids if len({c for c, p in pids if p == pid}) > 1}
+    moved = any(len({p for c, p in pids if c == client}) > 1 for client in ("a", "b"))
+    if shared or moved:
+        report.pooled = True
+        report.add("pooler", WARN, f"{target.direct_host} shares server connections between clients (a transaction-mode "
+                   "pooler such as PgBouncer): the runbook works through it, without prepared statements or session "
+                   "state, but bulk loading is slower; give the direct URL as database_url_direct when you can")
+    else:
+        report.add("pooler", PASS, "none between the runbook and the server: each connection has a server process of its own")
 
 
 def _check_endpoint(report: PreflightReport, target: Target) -> None:

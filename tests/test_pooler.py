@@ -1,0 +1,143 @@
+"""Through a connection pooler in transaction mode: Debian's PgBouncer in front of the test server,
+given as the only URL, under a host name that says nothing of pooling (issue 13).
+
+In transaction mode PgBouncer hands each transaction whichever server connection is free, so a
+prepared statement or a session setting one client made is seen, or missed, by another
+(https://www.pgbouncer.org/features.html, "SQL feature map for pooling modes"). The test is skipped
+when `pgbouncer` is not installed (`apt-get install pgbouncer`; `.ci/run` installs it when it can).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import record_of, run_cli
+from sqlite2neon import preflight
+from sqlite2neon.config import Params
+from sqlite2neon.connect import resolve_target
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pooler(server_url):
+    """A PgBouncer in transaction mode in front of the test server: a function giving, for a new
+    database made on the server, its URL through the pooler."""
+    binary = shutil.which("pgbouncer")
+    if binary is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    server = psycopg.conninfo.conninfo_to_dict(server_url)
+    home = Path(tempfile.mkdtemp(prefix="sqlite2neon-pgbouncer-"))
+    port = _free_port()
+    (home / "users.txt").write_text('"postgres" ""\n')
+    (home / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={server['host']} port={server['port']}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {home / 'users.txt'}\n"
+        "pool_mode = transaction\ndefault_pool_size = 4\nmax_client_conn = 200\n"
+        f"logfile = {home / 'pgbouncer.log'}\npidfile = {home / 'pgbouncer.pid'}\n")
+    command = [binary, str(home / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
+        if user is None:
+            pytest.skip("no user to run PgBouncer as")
+        entry = pwd.getpwnam(user)
+        home.chmod(0o755)
+        for path in home.iterdir():
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        command[1:1] = ["-u", user]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.skip(f"pgbouncer did not start: {(home / 'pgbouncer.log').read_text()[-300:] if (home / 'pgbouncer.log').exists() else ''}")
+            time.sleep(0.1)
+
+    def url_for(database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+
+    try:
+        yield url_for
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture
+def pooled_db(server_url, pooler):
+    """A fresh database on the server, and its URL through the pooler (dropped afterwards)."""
+    name = f"p_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name, pooler(name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_preflight_finds_a_transaction_pooler_by_its_behaviour(pooled_db, server_url):
+    name, url = pooled_db
+    rows = {r.name: r for r in preflight.run_preflight(Params.from_mapping({"database_url": url, "env_file": ""})).checks}
+    assert rows["pooler"].status == "WARN" and "transaction" in rows["pooler"].detail, rows["pooler"]
+    direct = f"{server_url.rpartition('/')[0]}/{name}"
+    rows = {r.name: r for r in preflight.run_preflight(Params.from_mapping({"database_url": direct, "env_file": ""})).checks}
+    assert rows["pooler"].status == "PASS", rows["pooler"]
+
+
+def test_the_whole_runbook_twice_through_a_transaction_pooler(project, tmp_path, demo_db, pooled_db, server_url):
+    """run, run again, verify, then cutover after the app wrote to SQLite: every command through
+    PgBouncer in transaction mode as the only URL (no prepared statement may outlive its transaction)."""
+    name, url = pooled_db
+    db = tmp_path / "app.db"
+    shutil.copy(demo_db, db)
+    common = ["-p", "sqlite_path", str(db), "-p", "database_url", url]
+    for attempt in range(2):
+        result = run_cli("run", "-f", "params/demo.yaml", *common, "-p", "if_exists", "truncate")
+        assert result.exit_code == 0, f"run {attempt + 1}: {result.stderr}"
+    result = run_cli("verify", "-f", "params/demo.yaml", *common)
+    assert result.exit_code == 0, result.stderr
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE mental_items SET title = 'edited through the pooler' WHERE rowid = 1")
+    con.close()
+    result = run_cli("cutover", "-f", "params/demo.yaml", *common)
+    assert result.exit_code == 0, result.stderr
+    direct = f"{server_url.rpartition('/')[0]}/{name}"
+    with psycopg.connect(direct) as conn:
+        assert conn.execute("SELECT count(*) FROM mental_items WHERE title = 'edited through the pooler'").fetchone()[0] == 1
+    summary = (record_of(result) / "summary.json").read_text()
+    assert "pass" in summary.lower()
