@@ -96,6 +96,26 @@ def project(tmp_path, monkeypatch) -> Path:
     embedded.stop(root / ".sqlite2neon" / "postgres", mode="immediate")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def user_exists(name: str) -> bool:
+    """Whether the machine has this user (servers that refuse to run as root run as one)."""
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 def run_cli(*args: str):
     """The CLI as a user calls it, in-process: click's runner keeps stdout and stderr apart."""
     from click.testing import CliRunner

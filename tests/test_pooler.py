@@ -23,18 +23,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import record_of, run_cli
+from conftest import free_port, record_of, run_cli, user_exists
 from sqlite2neon import preflight
 from sqlite2neon.config import Params
 from sqlite2neon.connect import resolve_target
 
 pytestmark = pytest.mark.slow
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +41,7 @@ def pooler(server_url):
         pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
     server = psycopg.conninfo.conninfo_to_dict(server_url)
     home = Path(tempfile.mkdtemp(prefix="sqlite2neon-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     (home / "users.txt").write_text('"postgres" ""\n')
     (home / "pgbouncer.ini").write_text(
         "[databases]\n"
@@ -58,7 +53,7 @@ def pooler(server_url):
         f"logfile = {home / 'pgbouncer.log'}\npidfile = {home / 'pgbouncer.pid'}\n")
     command = [binary, str(home / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
+        user = next((u for u in ("postgres", "nobody") if user_exists(u)), None)
         if user is None:
             pytest.skip("no user to run PgBouncer as")
         entry = pwd.getpwnam(user)
@@ -89,13 +84,6 @@ def pooler(server_url):
         process.wait(timeout=10)
         shutil.rmtree(home, ignore_errors=True)
 
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import record_of, run_cli
+from conftest import free_port, record_of, run_cli, user_exists
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +28,6 @@ def _server_binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
     return Path(found[-1]).parent if found else None
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,7 @@ def tls_server():
         pytest.skip("openssl is not installed")
     user = None
     if os.geteuid() == 0:  # Postgres refuses to run as root
-        user = next((u for u in ("postgres", "embedded_postgres") if _user_exists(u)), None)
+        user = next((u for u in ("postgres", "embedded_postgres") if user_exists(u)), None)
         if user is None:
             pytest.skip("no user to run PostgreSQL as")
     home = Path(tempfile.mkdtemp(prefix="sqlite2neon-tls-"))
@@ -66,7 +60,7 @@ def tls_server():
                    check=True, capture_output=True, **as_user)
     (data / "pg_hba.conf").write_text(
         "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n")
-    port = _free_port()
+    port = free_port()
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{home}'\n"
                    f"ssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\n")
@@ -79,13 +73,6 @@ def tls_server():
                        capture_output=True, **as_user)
         shutil.rmtree(home, ignore_errors=True)
 
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 def _fresh_database(url: str, name: str) -> str:
