@@ -241,3 +241,20 @@ def test_password_never_appears_when_the_direct_url_carries_it(demo_db, tmp_path
     assert statuses(report)["connect"] == FAIL
     assert SECRET not in report.to_json()
     assert "other-pw" not in report.to_json()
+
+
+def test_the_endpoint_in_options_is_the_direct_one_too(tmp_path):
+    """`options=endpoint=<id>-pooler` (how Neon is told the endpoint where SNI cannot be sent) loses
+    `-pooler` with the host, or the "direct" URL would still reach the pooler; under a custom host name
+    the option alone marks the URL as pooled."""
+    pooled = POOLED + "&options=endpoint%3Dep-x-123-pooler"
+    target = resolve_target(Params(database_url=pooled, env_file=""))
+    assert target.direct_url == DIRECT + "&options=endpoint%3Dep-x-123"
+    custom = "postgresql://app:pw@db.example.com/neondb?sslmode=require&options=endpoint%3Dep-x-123-pooler"
+    target = resolve_target(Params(database_url=custom, env_file=""))
+    assert target.pooled and target.direct_source == "derived"
+    assert target.direct_url.endswith("options=endpoint%3Dep-x-123") and "pooler" not in target.direct_url
+    still = "postgresql://app:pw@db.example.com/neondb?sslmode=require&options=endpoint%3Dep-x-123"
+    report = run_preflight(offline_params(tmp_path, database_url=custom, database_url_direct=custom))
+    assert statuses(report)["endpoint"] == FAIL
+    assert resolve_target(Params(database_url=still, env_file="")).pooled is False

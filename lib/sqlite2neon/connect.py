@@ -58,7 +58,7 @@ class Target:
 
     @property
     def pooled(self) -> bool:
-        return is_pooled_host(self.host)
+        return is_pooled_host(self.host) or bool(pooled_endpoint_option(self.url))
 
     @property
     def secrets(self) -> list[str]:
@@ -157,7 +157,7 @@ def resolve_target(params: Params) -> Target:
     elif direct_env:
         direct, direct_source = direct_env, direct_name
         check_url(direct)
-    elif is_pooled_host(host_of(url)):
+    elif is_pooled_host(host_of(url)) or pooled_endpoint_option(url):
         direct, direct_source = derive_direct_url(url), "derived"
     else:
         direct, direct_source = url, "same"
@@ -206,10 +206,30 @@ def is_pooled_host(host: str) -> bool:
     return "-pooler." in host
 
 
+def pooled_endpoint_option(url: str) -> str:
+    """The `endpoint=` (or older `project=`) value of the URL's `options` parameter when it names a
+    pooled endpoint (`ep-x-pooler`), else "". Neon reads the endpoint from `options` where the client
+    cannot send SNI (Neon docs, "Connection errors": "Endpoint ID is not specified")."""
+    for option in parse_qs(urlsplit(url).query).get("options", []):
+        if m := re.search(r"(?:endpoint|project)=(\S+-pooler)\b", option):
+            return m.group(1)
+    return ""
+
+
 def derive_direct_url(url: str) -> str:
-    """Neon's direct endpoint is the pooled host without `-pooler` after the endpoint id."""
+    """Neon's direct endpoint is the pooled host without `-pooler` after the endpoint id, and an
+    `options=endpoint=<id>-pooler` without it too (else the "direct" URL still reaches the pooler).
+
+        >>> derive_direct_url("postgresql://u@ep-a-pooler.eu.aws.neon.tech/db?options=endpoint%3Dep-a-pooler")
+        'postgresql://u@ep-a.eu.aws.neon.tech/db?options=endpoint%3Dep-a'
+    """
+    from urllib.parse import parse_qsl, urlencode
+
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace("-pooler.", ".", 1)))
+    query = [(k, re.sub(r"((?:endpoint|project)=\S+?)-pooler\b", r"\1", v) if k == "options" else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace("-pooler.", ".", 1),
+                                     query=urlencode(query) if pooled_endpoint_option(url) else parts.query))
 
 
 def scrub(text: str, secrets: list[str]) -> str:

@@ -15,7 +15,8 @@ from psycopg import sql
 
 from .config import Params, resolve_path
 from .connect import (
-    Target, connect_timed, host_of, is_local_host, redact_url, resolve_target, scrub, sslmode_of,
+    Target, connect_timed, host_of, is_local_host, pooled_endpoint_option, redact_url, resolve_target, scrub,
+    sslmode_of,
 )
 from .errors import PreflightFailed, RunbookError
 from .load import if_exists_for
@@ -181,9 +182,9 @@ def _check_endpoint(report: PreflightReport, target: Target) -> None:
         report.add("endpoint", PASS, f"direct Neon endpoint {target.direct_host}: right for bulk loading and DDL")
     else:
         report.add("endpoint", PASS, f"host {target.direct_host}")
-    if "-pooler" in target.direct_host:
-        report.add("endpoint", FAIL, "the URL used for loading is a pooled (-pooler) endpoint; set database_url_direct "
-                   "(or DATABASE_URL_DIRECT beside DATABASE_URL) to the direct one")
+    if "-pooler" in target.direct_host or pooled_endpoint_option(target.direct_url):
+        report.add("endpoint", FAIL, "the URL used for loading is a pooled (-pooler) endpoint (its host or its "
+                   "options=endpoint=...); set database_url_direct (or DATABASE_URL_DIRECT beside DATABASE_URL) to the direct one")
 
 
 def _check_tls(report: PreflightReport, target: Target, params: Params) -> None:
