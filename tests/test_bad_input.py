@@ -109,7 +109,7 @@ def _wal_database(tmp_path):
 
 def test_a_server_without_tls_when_tls_is_required_fails_in_preflight(demo_db, pg_url):
     params = Params(sqlite_path=str(demo_db), database_url=pg_url + "?sslmode=require", env_file="",
-                    connect_retries=0)
+                    connect_wait=0)
     report = run_preflight(params)
     connect = [c for c in report.checks if c.name == "connect"]
     assert connect and connect[0].status == FAIL and "SSL" in connect[0].detail.upper()
@@ -183,7 +183,7 @@ def test_cli_an_unreachable_host_fails_within_the_timeout(project, demo_db):
         port = s.getsockname()[1]
     url = f"postgresql://app:secret-pw-77@127.0.0.1:{port}/app"
     started = time.monotonic()
-    result = _run(demo_db, url, "-p", "connect_retries", "2", "-p", "connect_timeout", "3")
+    result = _run(demo_db, url, "-p", "connect_wait", "4", "-p", "connect_timeout", "3")
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
     assert "00_preflight failed" in first and "127.0.0.1" in first and "secret-pw-77" not in result.stderr, first

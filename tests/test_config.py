@@ -42,7 +42,7 @@ def test_parameter_file_values_are_loaded(param_file):
     assert params.column_overrides == {"orders.placed_at": {"type": "timestamptz", "convert": "unix_millis"}}
     # what the file does not set keeps its default
     assert params.target_schema == "public"
-    assert params.connect_retries == 5
+    assert params.connect_wait == 30
 
 
 def test_overrides_win_over_the_parameter_file(param_file):
@@ -116,8 +116,8 @@ def test_bool_parameter_with_another_value_is_refused(bad):
 
 
 def test_int_parameters_from_strings():
-    params = Params.from_mapping({"batch_rows": "250", "connect_retries": "0", "storage_budget_mb": 3000})
-    assert (params.batch_rows, params.connect_retries, params.storage_budget_mb) == (250, 0, 3000)
+    params = Params.from_mapping({"batch_rows": "250", "connect_wait": "0", "storage_budget_mb": 3000})
+    assert (params.batch_rows, params.connect_wait, params.storage_budget_mb) == (250, 0, 3000)
     assert isinstance(params.batch_rows, int)
 
 
@@ -191,7 +191,8 @@ def test_bad_if_exists_is_refused_with_the_choices(bad):
     ({"name": "my run"}, "name must be"),
     ({"name": ""}, "name must be"),
     ({"batch_rows": 0}, "batch_rows"),
-    ({"connect_retries": -1}, "connect_retries"),
+    ({"connect_wait": -1}, "connect_wait"),
+    ({"statement_timeout": -1}, "statement_timeout"),
     ({"connect_timeout": 0}, "connect_timeout"),
 ])
 def test_other_bad_values_are_refused(values, match):

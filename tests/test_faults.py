@@ -145,23 +145,27 @@ def test_the_server_stopped_during_the_load_then_started_again(big_db, tmp_path,
 
 
 def test_a_server_that_starts_late_is_waited_for(demo_db, tmp_path, own_server):
-    """A Neon compute waking from zero, or a server still starting: connections retry with backoff."""
+    """A Neon compute waking from zero, or a server still starting: connections retry with backoff
+    until connect_wait runs out; a server that accepts connections only after 12 s (issue 13: five
+    retries used to give up after 7.75 s), and preflight says how long it waited."""
     from sqlite2neon import embedded
     from sqlite2neon.config import Params
     from sqlite2neon.preflight import run_preflight
 
     home, url, port = own_server
     embedded.stop(home, mode="fast")
-    starter = threading.Timer(2.0, embedded.ensure_running, args=(home,), kwargs={"port": port})
+    starter = threading.Timer(12.0, embedded.ensure_running, args=(home,), kwargs={"port": port})
     starter.start()
     params = Params(sqlite_path=str(demo_db), database_url=url, env_file="", run_dir=str(tmp_path / "run"),
-                    connect_retries=8)
+                    connect_wait=30)
     try:
         report = run_preflight(params)
     finally:
         starter.join()
     assert not report.failed, report.to_json()
-    assert report.connect_seconds >= 1.5
+    assert report.connect_seconds >= 11.5
+    connect_row = next(c.detail for c in report.checks if c.name == "connect")
+    assert "waiting for the server" in connect_row and "connect_wait allows 30 s" in connect_row, connect_row
     source.step(params)
     plan.step(params)
     load.step(params)

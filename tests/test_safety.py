@@ -179,7 +179,7 @@ def test_verify_refuses_dry_run_instead_of_passing_without_comparing(project, pg
     (lambda url: url.replace("postgres@", "no_such_role@"), 'role "no_such_role" does not exist'),
 ])
 def test_a_missing_database_or_role_fails_at_once_in_one_line(pg_url, change, reason):
-    params = Params(connect_retries=5)
+    params = Params(connect_wait=30)
     started = time.monotonic()
     with pytest.raises(TargetError) as info:
         connect(change(pg_url), params)

@@ -64,8 +64,11 @@ class Params:
     storage_budget_mb: int = 512
     batch_rows: int = 20_000
     workers: int = 2
-    connect_retries: int = 5
+    connect_wait: int = 30
     connect_timeout: int = 10
+    statement_timeout: int = 0
+    lock_timeout: int = 60
+    idle_timeout: int = 0
     allow_insecure: bool = False
     verify: str = "full"
     sample_fraction: float = 0.1
@@ -152,8 +155,10 @@ class Params:
             raise ConfigError(f"sample_fraction must be more than 0 and at most 1, not {self.sample_fraction!r}")
         if self.api_url and not re.match(r"https?://|env:", self.api_url):
             raise ConfigError(f"api_url must start with http:// or https://, not {redact_url(self.api_url)!r}")
-        if self.connect_retries < 0 or self.connect_timeout < 1:
-            raise ConfigError("connect_retries must be >= 0 and connect_timeout >= 1")
+        if self.connect_wait < 0 or self.connect_timeout < 1:
+            raise ConfigError("connect_wait must be >= 0 and connect_timeout >= 1")
+        if min(self.statement_timeout, self.lock_timeout, self.idle_timeout) < 0:
+            raise ConfigError("statement_timeout, lock_timeout and idle_timeout are seconds >= 0 (0: no limit)")
         for key, spec in self.column_overrides.items():
             if "." not in key or not isinstance(spec, dict):
                 raise ConfigError(

@@ -241,15 +241,29 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 
 def connect(url: str, params: Params, *, autocommit: bool = False) -> psycopg.Connection:
-    """Connect with retry and backoff, for a Neon compute waking from zero or a server restarting.
+    """Connect, retrying what may heal (a Neon compute waking from zero, a server restarting, too many
+    clients for a moment) until `connect_wait` seconds have passed, then set the runbook's own
+    timeouts (`session_settings`).
 
     Errors that cannot heal fail at once (a database or role that does not exist, authentication,
     pg_hba.conf, a certificate that fails verification) with TargetRefused: retrying cannot fix them.
-    Raises TargetError when the retries run out (ConfigError for a URL libpq cannot read); the message
-    never holds the password.
+    Raises TargetError when the time runs out, saying how long it waited and how many attempts it made
+    (ConfigError for a URL libpq cannot read); the message never holds the password.
     """
     conn, _ = connect_timed(url, params, autocommit=autocommit)
     return conn
+
+
+def session_settings(params: Params) -> str:
+    """The SET statements every connection of the runbook starts with: UTC, and its own statement,
+    lock and idle-in-transaction timeouts instead of the role's (a hosted role often has
+    `statement_timeout = 5s`, which a COPY of a large table outlives). 0 turns a limit off (PostgreSQL
+    docs, 20.11.2 "Statement Behavior"). Through a transaction-mode pooler, session settings do not
+    follow the client (PgBouncer carries only a few, such as TimeZone), so the server's apply there."""
+    ms = {name: seconds * 1000 for name, seconds in (
+        ("statement_timeout", params.statement_timeout), ("lock_timeout", params.lock_timeout),
+        ("idle_in_transaction_session_timeout", params.idle_timeout))}
+    return "SET TIME ZONE 'UTC'; " + " ".join(f"SET {name} = {value};" for name, value in ms.items())
 
 
 def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tuple[psycopg.Connection, float]:
@@ -269,16 +283,20 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
                 application_name="sqlite2neon",
                 prepare_threshold=None,
             )
-            conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute(session_settings(params))
+            if not autocommit:
+                conn.commit()  # the settings stay for the session; the next transaction starts clean
             return conn, time.monotonic() - started
         except psycopg.OperationalError as exc:
             attempt += 1
             message = scrub(one_line(exc), [password_of(url)])
             if exc.sqlstate in _FATAL_SQLSTATES or _PERMANENT.search(message):
                 raise TargetRefused(f"cannot connect to {redact_url(url)}: {message}") from None
-            if attempt > params.connect_retries:
+            waited = time.monotonic() - started
+            if waited + delay > params.connect_wait:
                 raise TargetError(
-                    f"cannot connect to {redact_url(url)} after {attempt} attempts: {message}"
+                    f"cannot connect to {redact_url(url)}: gave up after {waited:.1f} s and {attempt} attempt(s) "
+                    f"(connect_wait {params.connect_wait} s): {message}"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -294,7 +312,7 @@ def refusal(target: Target, params: Params) -> str | None:
     connects, or fails in a way a retry may heal (the preflight then waits for it)."""
     if target.kind == "embedded":
         return None
-    once = dataclasses.replace(params, connect_retries=0, connect_timeout=min(params.connect_timeout, 5))
+    once = dataclasses.replace(params, connect_wait=0, connect_timeout=min(params.connect_timeout, 5))
     try:
         conn, _ = connect_timed(target.direct_url, once, autocommit=True)
     except TargetRefused as exc:

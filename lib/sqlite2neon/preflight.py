@@ -91,11 +91,13 @@ def run_preflight(params: Params, target: Target | None = None) -> PreflightRepo
         report.add("connect", FAIL, str(exc))
         return report
     report.connect_seconds = seconds
-    report.add("connect", PASS, f"first connection in {seconds * 1000:.0f} ms (retries allowed: {params.connect_retries})")
+    waited = f"{seconds:.1f} s, waiting for the server" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+    report.add("connect", PASS, f"first connection in {waited} (connect_wait allows {params.connect_wait} s for a waking compute)")
     with conn:
         try:
             _check_server(report, conn, target)
             _check_pooler(report, conn, target, params)
+            _check_timeouts(report, conn, params)
             _check_storage(report, conn, source, params)
             _check_privileges(report, conn, params)
             _check_existing(report, conn, params, _source_tables(source, params), if_exists_for(params, target))
@@ -137,6 +139,22 @@ def _check_storage(report: PreflightReport, conn, source, params: Params) -> Non
         report.add("storage budget", WARN, f"{said}: up to {high:.0f} MB of a {budget} MB budget")
     else:
         report.add("storage budget", PASS, f"{said}: up to {high:.0f} MB of a {budget} MB budget")
+
+
+def _check_timeouts(report: PreflightReport, conn, params: Params) -> None:
+    """The target's own statement, lock and idle-in-transaction timeouts (the role's or database's,
+    `pg_settings.reset_val`: what a session starts with) beside the runbook's, which it sets on each of
+    its connections instead (connect.session_settings)."""
+    own = {"statement_timeout": params.statement_timeout, "lock_timeout": params.lock_timeout,
+           "idle_in_transaction_session_timeout": params.idle_timeout}
+    rows = dict(conn.execute("SELECT name, reset_val FROM pg_settings WHERE name = ANY(%s)", [list(own)]).fetchall())
+
+    def shown(ms) -> str:
+        return "none" if int(ms or 0) == 0 else f"{int(ms) / 1000:g} s"
+
+    theirs = ", ".join(f"{name} {shown(rows.get(name))}" for name in own)
+    ours = ", ".join(f"{name} {shown(seconds * 1000)}" for name, seconds in own.items())
+    report.add("timeouts", PASS, f"the target's: {theirs}; the runbook sets its own: {ours}")
 
 
 def _check_pooler(report: PreflightReport, conn, target: Target, params: Params) -> None:

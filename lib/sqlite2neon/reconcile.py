@@ -264,6 +264,18 @@ def _on_source(src, ranges: list[str], work) -> list[tuple]:
         return [row for part in pool.map(one, ranges) for row in part]
 
 
+def unreadable(exc: psycopg.Error) -> str:
+    """Why the target side of a table could not be read, in words: a statement or lock timeout is
+    named as one (with the parameter that sets it), never taken for a difference."""
+    text = one_line(exc, 1)
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "timeout" in text:
+        which = "lock_timeout" if "lock timeout" in text else "statement_timeout"
+        return f"could not read the target: {which.replace('_', ' ')} ({text}); raise the parameter {which}"
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return f"could not read the target: lock timeout ({text}); raise the parameter lock_timeout"
+    return f"could not read the target: {text}"
+
+
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
                     sample: float | None = None, describe: bool = True,
                     kept: dict[str, list[tuple[str | None, str | None]]] | None = None) -> TableDiff:
@@ -277,7 +289,7 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     # First the whole table as one bucket: when it matches, as it should, that is all it costs.
     source, target = _level(src, conn, sides, ranges, 0, [])
     if isinstance(target, psycopg.Error):
-        diff.problem, target = one_line(target, 1), None
+        diff.problem, target = unreadable(target), None
     diff.source_rows = sum(v[0] + v[2] for v in source.values())
     diff.rejected_rows = sum(v[2] for v in source.values())
     diff.source_checksum = str(sum(v[1] for v in source.values()))

@@ -141,10 +141,13 @@ class VerifyResult:
                    raw.get("sample_fraction", 1.0), [ViewCheck.from_record(v) for v in raw.get("views", [])])
 
     def raise_for_failure(self) -> None:
-        bad = [f"{t.target}: {t.describe()}" for t in self.tables if not t.passed]
+        bad = [f"{t.target}: {t.describe()}" for t in self.tables if not t.passed and not t.problem]
         bad += [v.describe() for v in self.views if not v.passed]
-        if bad:
-            raise VerificationFailed("verification failed, source and target differ: " + " | ".join(bad))
+        unread = [f"{t.target}: {t.problem}" for t in self.tables if t.problem]
+        if bad or unread:  # a table that could not be read is no difference: say which it was
+            said = (["source and target differ: " + " | ".join(bad)] if bad else []) + (
+                ["some tables were not compared: " + " | ".join(unread)] if unread else [])
+            raise VerificationFailed("verification failed, " + "; ".join(said))
         if not self.passed:
             rejected = ", ".join(f"{t.target} ({t.rejected_rows})" for t in self.tables if t.rejected_rows)
             raise VerificationFailed(
