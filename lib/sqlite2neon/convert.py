@@ -19,6 +19,10 @@ from .plan import ColumnPlan, TablePlan
 from .source import DATE_TEXT, ISO_TEXT, duck_ident, sql_string, sqlite_ident
 
 REPLACEMENT = "chr(65533)"  # U+FFFD
+# the white space Postgres' input functions skip around a number, a boolean or a date (C's isspace():
+# space, tab, newline, vertical tab, form feed, carriage return); Python's str.strip() also strips
+# \x1c-\x1f, which Postgres does not
+PG_SPACE = "(chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
 NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
 VARCHAR = re.compile(r"(?:varchar|character varying)\((\d+)\)")
 INTEGER_RANGES = {"bigint": "BIGINT", "integer": "INTEGER", "smallint": "SMALLINT"}
@@ -186,13 +190,13 @@ class TableRead:
                 (is_int, f"TRY_CAST({raw} AS {duck})"),
                 (is_real, f"CASE WHEN CAST({raw} AS DOUBLE) = trunc(CAST({raw} AS DOUBLE)) "
                           f"THEN TRY_CAST(CAST({raw} AS DOUBLE) AS {duck}) END"),
-                (is_text, f"CASE WHEN regexp_matches({text}, '^\\s*[+-]?\\d+\\s*$') THEN TRY_CAST(trim({text}) AS {duck}) END"),
+                (is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), '^[+-]?\\d+$') THEN TRY_CAST(trim({text}, {PG_SPACE}) AS {duck}) END"),
             ])
             return self._finish(c, value, [], text_fails, f"'not a whole number within {t}'")
         if t in ("double precision", "real"):
             value = choose([(is_int, f"CAST({raw} AS DOUBLE)"), (is_real, f"CAST({raw} AS DOUBLE)"),
-                            (is_text, f"CASE WHEN regexp_matches(trim({text}), {NUMBER_TEXT}) "
-                                      f"THEN TRY_CAST(trim({text}) AS DOUBLE) END")])
+                            (is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), {NUMBER_TEXT}) "
+                                      f"THEN TRY_CAST(trim({text}, {PG_SPACE}) AS DOUBLE) END")])
             return self._finish(c, value, [], text_fails, "'not a number'")
         if t == "numeric" or NUMERIC.fullmatch(t):
             # exponent forms (a real's shortest digits `1e+20`, text `1.5E-7`) written out in full:
@@ -200,7 +204,7 @@ class TableRead:
             value = choose([
                 (is_int, raw),
                 (is_real, _special(f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")),
-                (is_text, f"CASE WHEN regexp_matches(trim({text}), {NUMBER_TEXT}) THEN {_special(f'trim({text})')} END"),
+                (is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), {NUMBER_TEXT}) THEN {_special(f'trim({text}, {PG_SPACE})')} END"),
             ])
             fails = []
             if m := NUMERIC.fullmatch(t):  # NaN fits numeric(p,s), an infinity does not (PostgreSQL docs 8.1.2)
@@ -211,7 +215,7 @@ class TableRead:
                 fails.append((f"({digits} > {limit} OR isinf(TRY_CAST({value} AS DOUBLE)))", f"'too large for {t}'"))
             return self._finish(c, value, fails, text_fails, f"'not a number for {t}'")
         if t == "boolean":
-            words = f"lower(trim({text}))"
+            words = f"lower(trim({text}, {PG_SPACE}))"
             value = choose([
                 (is_int, f"CASE {raw} WHEN '0' THEN false WHEN '1' THEN true END"),
                 (is_real, f"CASE CAST({raw} AS DOUBLE) WHEN 0 THEN false WHEN 1 THEN true END"),
@@ -229,8 +233,8 @@ class TableRead:
         if t == "date":
             # a date, or a date at midnight UTC: a time of day (or an offset) is no part of a date, and
             # dropping it would change the value (the plan makes a DATE column holding times timestamptz)
-            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}), {sql_string(DATE_TEXT)}) "
-                                      f"THEN TRY_CAST(left(trim({text}), 10) AS DATE) END")])
+            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), {sql_string(DATE_TEXT)}) "
+                                      f"THEN TRY_CAST(left(trim({text}, {PG_SPACE}), 10) AS DATE) END")])
             return self._finish(c, value, [], text_fails, "'not a calendar date (or one with a time of day)'")
         if t in ("jsonb", "json"):
             valid = f"json_valid({text}) AND NOT contains({text}, '\\u0000')"
@@ -243,7 +247,7 @@ class TableRead:
                             (is_real, f"encode(CAST(CAST({raw} AS DOUBLE) AS VARCHAR))")])
             return self._finish(c, value, [], text_fails)
         if t == "uuid":
-            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}), '^[0-9a-fA-F]{{8}}-?([0-9a-fA-F]{{4}}-?){{3}}[0-9a-fA-F]{{12}}$') THEN lower(trim({text})) END")])
+            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), '^[0-9a-fA-F]{{8}}-?([0-9a-fA-F]{{4}}-?){{3}}[0-9a-fA-F]{{12}}$') THEN lower(trim({text}, {PG_SPACE})) END")])
             return self._finish(c, value, [], text_fails, "'not a UUID'")
         raise AssertionError(f"unhandled type {t}")
 
@@ -293,7 +297,7 @@ def _iso(text: str) -> str:
     seconds before a zone (`10:30Z`, `10:30+02:00`), a lower-case `z`, a space before the zone
     (https://www.sqlite.org/lang_datefunc.html section 2, "Time Values"); RFC 3339 (section 5.6) allows
     a lower-case `t` too. Seconds `:00` are added, the letters upper-cased, the space dropped."""
-    t = f"trim({text})"
+    t = f"trim({text}, {PG_SPACE})"
     iso = f"regexp_replace(upper({t}), '^(\\d{{4}}-\\d{{2}}-\\d{{2}})[T ](\\d{{2}}:\\d{{2}})(\\s*[Z+-]|$)', '\\1T\\2:00\\3')"
     iso = f"regexp_replace({iso}, '\\s+([Z+-])', '\\1')"
     return f"CASE WHEN regexp_matches({t}, {sql_string(ISO_TEXT)}) THEN {iso} ELSE {t} END"
