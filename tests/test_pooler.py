@@ -26,7 +26,6 @@ import pytest
 from conftest import free_port, record_of, run_cli, user_exists
 from sqlite2neon import preflight
 from sqlite2neon.config import Params
-from sqlite2neon.connect import resolve_target
 
 pytestmark = pytest.mark.slow
 
@@ -97,13 +96,17 @@ def pooled_db(server_url, pooler):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_preflight_finds_a_transaction_pooler_by_its_behaviour(pooled_db, server_url):
+def test_preflight_finds_a_transaction_pooler_by_its_behaviour(pooled_db, server_url, demo_db):
     name, url = pooled_db
-    rows = {r.name: r for r in preflight.run_preflight(Params.from_mapping({"database_url": url, "env_file": ""})).checks}
-    assert rows["pooler"].status == "WARN" and "transaction" in rows["pooler"].detail, rows["pooler"]
-    direct = f"{server_url.rpartition('/')[0]}/{name}"
-    rows = {r.name: r for r in preflight.run_preflight(Params.from_mapping({"database_url": direct, "env_file": ""})).checks}
-    assert rows["pooler"].status == "PASS", rows["pooler"]
+
+    def rows(database_url: str) -> dict:
+        params = Params.from_mapping({"database_url": database_url, "sqlite_path": str(demo_db), "env_file": ""})
+        return {r.name: r for r in preflight.run_preflight(params).checks}
+
+    found = rows(url)
+    assert found["pooler"].status == "WARN" and "transaction" in found["pooler"].detail, found
+    found = rows(f"{server_url.rpartition('/')[0]}/{name}")
+    assert found["pooler"].status == "PASS", found
 
 
 def test_the_whole_runbook_twice_through_a_transaction_pooler(project, tmp_path, demo_db, pooled_db, server_url):
