@@ -607,8 +607,9 @@ def exactly(value: Any) -> Expect:
 
 
 INT_RANGES = {"bigint": 63, "integer": 31, "smallint": 15}
-DECIMAL_LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-INTEGER_LITERAL = re.compile(r"[+-]?\d+")
+# ASCII digits only: Python's \d and Decimal() also read other scripts' digits ('೯' is 9), Postgres does not
+DECIMAL_LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+INTEGER_LITERAL = re.compile(r"[+-]?\d+", re.ASCII)
 TRUE_WORDS = {"t", "true", "y", "yes", "on", "1"}  # PostgreSQL's boolean input (datatype-boolean.html)
 FALSE_WORDS = {"f", "false", "n", "no", "off", "0"}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -621,7 +622,7 @@ MILLIS_FROM = 10**11  # an epoch number this large is milliseconds (as seconds: 
 MICROS_FROM = 10**14  # ... and this large microseconds (as milliseconds: after the year 5138)
 ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?")
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII)
 
 
 def decoded(raw: bytes) -> str | None:
@@ -1621,6 +1622,8 @@ FIXED_FAULTS = {
                                        "equality) stopped the load at CREATE UNIQUE INDEX",
     "separator_characters_taken_for_white_space": "the oracle read '\\x1d2' as 2 (Python's strip); the runbook "
                                                   "rejected '\\v5' (Postgres skips a vertical tab)",
+    "other_scripts_digits_taken_for_numbers": "the oracle read '\u0cef' as 9 (Python's Decimal); Postgres and the "
+                                              "runbook read ASCII digits only",
 }
 
 
