@@ -51,15 +51,38 @@ def _finish_and_check(big_db, params_for, pg, run_dir) -> None:
     return loaded
 
 
-def test_a_backend_terminated_during_copy_then_a_rerun_finishes(big_db, params_for, pg, pg_url, tmp_path):
+def _held_after_first_chunk(monkeypatch, table: str) -> tuple[threading.Event, threading.Event]:
+    """The load holds `table`'s COPY open after its first chunk until the test says go on: a fault
+    then lands in the middle of that COPY however fast the machine is (the COPY of 120,000 events
+    took 0.1 s, quicker than a sleep could aim at). Only the client waits; the server and the fault
+    are real. Returns (held, go_on)."""
+    held, go_on = threading.Event(), threading.Event()
+    chunks = load._chunks
+
+    def slow(src, read, batch_rows, *args, **kwargs):
+        for chunk in chunks(src, read, batch_rows, *args, **kwargs):
+            yield chunk
+            if read.table.target == table and not held.is_set():
+                held.set()
+                go_on.wait(60)
+
+    monkeypatch.setattr(load, "_chunks", slow)
+    return held, go_on
+
+
+def test_a_backend_terminated_during_copy_then_a_rerun_finishes(big_db, params_for, pg, pg_url, tmp_path,
+                                                                 monkeypatch):
     params = params_for(big_db, workers=1)
     source.step(params)
     plan.step(params)
+    held, go_on = _held_after_first_chunk(monkeypatch, "item_events")  # after mental_items, which it references
     worker, failure = load_in_thread(params)
-    pid = _copy_backend(pg_url, "item_events")  # loaded after mental_items, which it references
-    time.sleep(0.2)
+    assert held.wait(120), "the load never reached item_events"
+    pid = _copy_backend(pg_url, "item_events")
     pg.execute("SELECT pg_terminate_backend(%s)", [pid])
+    go_on.set()
     worker.join(timeout=120)
+    monkeypatch.undo()
     assert failure and isinstance(failure[0], RunbookError), failure
     assert "\n" not in str(failure[0])
     assert _state(pg) == {"mental_items": "loaded"}  # the interrupted table left nothing behind
@@ -110,7 +133,7 @@ def own_server(tmp_path):
     embedded.stop(home, mode="immediate")
 
 
-def test_the_server_stopped_during_the_load_then_started_again(big_db, tmp_path, own_server):
+def test_the_server_stopped_during_the_load_then_started_again(big_db, tmp_path, own_server, monkeypatch):
     from sqlite2neon import embedded
     from sqlite2neon.config import Params
 
@@ -126,12 +149,15 @@ def test_the_server_stopped_during_the_load_then_started_again(big_db, tmp_path,
         except BaseException as exc:  # expected: the server goes away under it
             failure.append(exc)
 
+    held, go_on = _held_after_first_chunk(monkeypatch, "mental_items")
     worker = threading.Thread(target=run_load)
     worker.start()
+    assert held.wait(120), "the load never reached mental_items"
     _copy_backend(url, "mental_items")
-    time.sleep(0.3)
     embedded.stop(home, mode="fast")
+    go_on.set()
     worker.join(timeout=120)
+    monkeypatch.undo()
     assert failure and isinstance(failure[0], RunbookError), failure
     assert embedded.ensure_running(home, port=port) == url
 
