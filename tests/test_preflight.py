@@ -46,8 +46,10 @@ def test_preflight_against_the_test_database_passes(demo_db, params_for, pg):
     assert report.failed == [], report.to_json()
     assert statuses(report) == {
         "source file": PASS, "storage budget": PASS, "target URL": PASS, "endpoint": PASS, "TLS": PASS,
-        "connect": PASS, "server version": PASS, "pooler": PASS, "timeouts": PASS, "privileges": PASS, "existing tables": PASS,
+        "connect": PASS, "server version": PASS, "round trip": PASS, "pooler": PASS, "connection budget": PASS,
+        "timeouts": PASS, "privileges": PASS, "existing tables": PASS,
     }
+    assert 0 < report.round_trip_ms < 100 and report.workers == 2
     assert report.target_kind == "postgres"
     assert report.server_version and report.server_version.split(".")[0] >= "14"
     assert report.connect_seconds is not None and report.connect_seconds < 5

@@ -4,6 +4,8 @@ reported as a timeout rather than as a difference."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -38,3 +40,56 @@ def test_a_lock_timeout_while_verifying_is_reported_as_a_timeout_not_a_differenc
         result.raise_for_failure()
     message = str(failed.value)
     assert "not compared" in message and "lock timeout" in message and "differ" not in message, message
+
+
+@pytest.fixture
+def crowded_server(tmp_path):
+    """A server of its own with five connection slots, four of them held by other sessions (as an app's
+    workers and a dashboard hold theirs): one is left for the runbook."""
+    from sqlite2neon import embedded
+
+    home = tmp_path / "pg"
+    url = embedded.ensure_running(home)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_connections = 5")
+        conn.execute("ALTER SYSTEM SET superuser_reserved_connections = 0")
+        conn.execute("ALTER SYSTEM SET max_wal_senders = 0")
+    embedded.stop(home)
+    assert embedded.ensure_running(home, port=port) == url
+    held = [psycopg.connect(url, autocommit=True) for _ in range(4)]
+    try:
+        yield url
+    finally:
+        for conn in held:
+            conn.close()
+        embedded.stop(home, mode="immediate")
+
+
+def test_a_run_with_one_free_connection_slot_passes_on_one_connection(project, demo_db, crowded_server):
+    """Issue 13: with max_connections 5 and 4 held, preflight lowers workers to 1 and says so, the load
+    uses its one connection for every table, and verify reads one table at a time."""
+    from conftest import record_of, run_cli
+
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db),
+                     "-p", "database_url", crowded_server, "-p", "workers", "4")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    preflight = json.loads((record_of(result) / "preflight.json").read_text())
+    budget = next(c for c in preflight["checks"] if c["name"] == "connection budget")
+    assert budget["status"] == "WARN" and "0 more connection(s) free" in budget["detail"], budget
+    assert "workers lowered from 4 to 1" in budget["detail"] and preflight["workers"] == 1
+    pooler = next(c for c in preflight["checks"] if c["name"] == "pooler")
+    assert "no free connection slot" in pooler["detail"], pooler  # it needs a second connection
+    with psycopg.connect(crowded_server) as conn:  # the run's own slot is free again
+        assert conn.execute("SELECT count(*) FROM mental_items").fetchone()[0] == 3000
+
+
+def test_no_free_slot_at_all_fails_the_run_saying_so(project, demo_db, crowded_server):
+    from conftest import run_cli
+
+    with psycopg.connect(crowded_server):  # the fifth: none left
+        result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db),
+                         "-p", "database_url", crowded_server, "-p", "connect_wait", "2")
+    assert result.exit_code != 0
+    first = result.stderr.strip().splitlines()[0]
+    assert "too many clients" in first and "no free connection slot" in first, result.stderr

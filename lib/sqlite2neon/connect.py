@@ -23,6 +23,11 @@ LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 EXAMPLE_HOST = "ep-example-123456"  # the placeholder in .env.example
 # SQLSTATE classes that retrying cannot fix: authentication and permissions.
 _FATAL_SQLSTATES = {"28000", "28P01", "42501", "3D000"}
+# No free connection slot (SQLSTATE 53300, which libpq does not pass on for a failed connection, so
+# the messages too): the server's, the reserved ones, the role's or the database's limit. Retried, as a
+# slot may free up.
+_NO_SLOT = re.compile(r"too many clients already|remaining connection slots are reserved|"
+                      r'too many connections for (role|database) "')
 # libpq reports a failed connection without a SQLSTATE; these messages cannot heal by waiting
 # (PostgreSQL's messages for a missing database or role, failed authentication, pg_hba.conf; TLS
 # verification; Neon's proxy without SNI, "Endpoint ID is not specified").
@@ -294,9 +299,11 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
                 raise TargetRefused(f"cannot connect to {redact_url(url)}: {message}") from None
             waited = time.monotonic() - started
             if waited + delay > params.connect_wait:
+                full = ("; the server has no free connection slot: close other sessions, raise its limit (on Neon, a "
+                        "larger compute) or use the pooled URL" if _NO_SLOT.search(message) else "")
                 raise TargetError(
                     f"cannot connect to {redact_url(url)}: gave up after {waited:.1f} s and {attempt} attempt(s) "
-                    f"(connect_wait {params.connect_wait} s): {message}"
+                    f"(connect_wait {params.connect_wait} s): {message}{full}"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)

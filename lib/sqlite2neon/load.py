@@ -13,6 +13,7 @@ the refused rows are found, and those are rejected with Postgres' own reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv
 import hashlib
 import io
@@ -293,7 +294,7 @@ def _load_tables(src, conn, plan: Plan, todo: list[TablePlan], params: Params, t
                 result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result,
                                                          progress, prints[table.target]))
     else:
-        result.tables += _load_in_parallel(src, plan, todo, params, target, result, progress, prints)
+        result.tables += _load_in_parallel(src, conn, plan, todo, params, target, result, progress, prints)
 
 
 def _load_with_progress(src, conn, plan, table, params, target, result, progress, print_: str) -> "TableLoad":
@@ -308,22 +309,24 @@ def _load_with_progress(src, conn, plan, table, params, target, result, progress
             bar.close()
 
 
-def _load_in_parallel(src, plan: Plan, tables: list[TablePlan], params: Params, target: Target,
+def _load_in_parallel(src, conn, plan: Plan, tables: list[TablePlan], params: Params, target: Target,
                       result: LoadResult, progress, prints: dict[str, str]) -> list["TableLoad"]:
-    """New tables, `params.workers` at a time, each with its own DuckDB cursor and Postgres connection."""
+    """New tables, `params.workers` at a time, each with its own DuckDB cursor and Postgres connection
+    (`workers` + 1 connections with the idle main one `conn`). One at a time, they use `conn`: with
+    `workers 1` the load needs a single connection, which is what a nearly full server has."""
 
-    def one(table: TablePlan) -> TableLoad:
+    def one(table: TablePlan, main=None) -> TableLoad:
         cursor = src.cursor()
         convert.register(cursor)
         try:
-            with connect(target.direct_url, params, autocommit=True) as conn:
-                return _load_with_progress(cursor, conn, plan, table, params, target, result, progress,
+            with contextlib.nullcontext(main) if main else connect(target.direct_url, params, autocommit=True) as own:
+                return _load_with_progress(cursor, own, plan, table, params, target, result, progress,
                                            prints[table.target])
         finally:
             cursor.close()
 
     if params.workers <= 1 or len(tables) <= 1:
-        return [one(t) for t in tables]
+        return [one(t, conn) for t in tables]
     with ThreadPoolExecutor(max_workers=params.workers) as pool:
         try:
             return list(pool.map(one, tables))
@@ -778,6 +781,7 @@ def step(params: Params) -> LoadResult:
     from .config import resolve_path
     from .connect import resolve_target
     from .plan import plan_for
+    from .preflight import allowed_workers
 
     if params.dry_run:
         raise DryRunStop("dry_run is set: the runbook stops after the plan, and nothing was written to the target")
@@ -785,6 +789,7 @@ def step(params: Params) -> LoadResult:
     plan = plan_for(params)
     plan.raise_for_losses()  # also when this notebook runs alone: nothing unaccepted is lost in silence
     target = resolve_target(params)
+    params = dataclasses.replace(params, workers=allowed_workers(params))  # as many as the target has slots for
 
     def progress(table: TablePlan):
         return tqdm(total=table.rows, desc=table.target, unit=" rows", unit_scale=True, smoothing=0.1)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -26,6 +27,8 @@ from .source import check_sqlite_file, table_names
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 SECURE_SSLMODES = {"require", "verify-ca", "verify-full"}
 MIN_SERVER_VERSION = 140000
+ROUND_TRIP_WARN_MS = 100  # beyond this, a run is bound by its round trips more than by the server
+VERIFIED_SSLMODES = {"verify-ca", "verify-full"}
 
 
 @dataclass
@@ -43,6 +46,8 @@ class PreflightReport:
     checks: list[Check] = field(default_factory=list)
     connect_seconds: float | None = None
     server_version: str | None = None
+    round_trip_ms: float | None = None  # median of a few SELECT 1 on the open connection
+    workers: int | None = None  # the workers the target's free connection slots allow (None: not read)
 
     def add(self, name: str, status: str, detail: str) -> Check:
         check = Check(name, status, detail)
@@ -96,7 +101,10 @@ def run_preflight(params: Params, target: Target | None = None) -> PreflightRepo
     with conn:
         try:
             _check_server(report, conn, target)
-            _check_pooler(report, conn, target, params)
+            _check_round_trip(report, conn)
+            slots = free_slots(conn)
+            _check_pooler(report, conn, target, params, spare=slots.free > 0)
+            _check_connections(report, slots, params)
             _check_timeouts(report, conn, params)
             _check_storage(report, conn, source, params)
             _check_privileges(report, conn, params)
@@ -157,7 +165,102 @@ def _check_timeouts(report: PreflightReport, conn, params: Params) -> None:
     report.add("timeouts", PASS, f"the target's: {theirs}; the runbook sets its own: {ours}")
 
 
-def _check_pooler(report: PreflightReport, conn, target: Target, params: Params) -> None:
+@dataclass
+class Slots:
+    """The target's connection slots as this role sees them: `free` is how many more connections it may
+    open now (not counting the one it reads them with), `detail` the limit that binds, in words."""
+    free: int
+    detail: str
+
+
+def free_slots(conn) -> Slots:
+    """How many more connections the current role may open: the least of the server's slots
+    (`max_connections` less the slots reserved for superusers and, from PostgreSQL 16, for
+    `pg_use_reserved_connections`, less the client backends in `pg_stat_activity`), the role's
+    `rolconnlimit` and the database's `datconnlimit` (-1: no limit) less their sessions. PostgreSQL
+    docs, 20.3.1 "Connection Settings" and CREATE ROLE's CONNECTION LIMIT. Through a pooler these are
+    the pooler's server connections, not the clients it accepts."""
+    (max_conn, reserved, clients, role_limit, role_used, db_limit, db_used) = conn.execute("""
+        SELECT current_setting('max_connections')::int,
+               CASE WHEN r.rolsuper THEN 0 ELSE current_setting('superuser_reserved_connections')::int
+                    + CASE WHEN EXISTS (SELECT 1 FROM pg_roles u WHERE u.rolname = 'pg_use_reserved_connections'
+                                        AND pg_has_role(current_user, u.oid, 'MEMBER')) THEN 0
+                           ELSE coalesce(current_setting('reserved_connections', true), '0')::int END END,
+               (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+               r.rolconnlimit,
+               (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename = current_user),
+               d.datconnlimit,
+               (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = current_database())
+        FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()
+    """).fetchone()
+    limits = [(max_conn - reserved - clients,
+               f"{clients} of the server's {max_conn} connections in use"
+               + (f", {reserved} reserved for superusers" if reserved else ""))]
+    if role_limit >= 0:
+        limits.append((role_limit - role_used, f"the role's connection limit {role_limit}, {role_used} in use"))
+    if db_limit >= 0:
+        limits.append((db_limit - db_used, f"the database's connection limit {db_limit}, {db_used} in use"))
+    free, detail = min(limits)
+    return Slots(max(free, 0), detail)
+
+
+def _check_connections(report: PreflightReport, slots: Slots, params: Params) -> None:
+    """The connection budget: the load holds `workers` connections and its main one (one in all with
+    `workers 1`), verification `workers`. The run gets its preflight connection back, so it may use
+    `slots.free + 1`. Too few for `workers` lowers them (the load and verify read `report.workers`
+    through `allowed_workers`); none at all fails with what to do."""
+    if report.pooled:
+        report.workers = params.workers
+        report.add("connection budget", PASS, f"behind a pooler, which queues clients for its server connections; "
+                   f"workers {params.workers}")
+        return
+    usable = slots.free + 1
+    if usable < 1:
+        report.add("connection budget", FAIL, f"no connection slot left for the load ({slots.detail}); close other "
+                   "sessions, raise the limit (on Neon: a larger compute), or give the pooled URL")
+        return
+    need = params.workers + 1 if params.workers > 1 else 1
+    if usable >= need:
+        report.workers = params.workers
+        report.add("connection budget", PASS, f"{slots.free} more connection(s) free ({slots.detail}); the run needs "
+                   f"{need} at once with workers {params.workers}")
+        return
+    report.workers = max(1, usable - 1) if usable >= 3 else 1
+    report.add("connection budget", WARN, f"only {slots.free} more connection(s) free ({slots.detail}); workers "
+               f"lowered from {params.workers} to {report.workers}, which needs "
+               f"{report.workers + 1 if report.workers > 1 else 1} at once")
+
+
+def allowed_workers(params: Params) -> int:
+    """`params.workers`, lowered to what this run's preflight found the target's connection slots allow
+    (its `preflight.json` in the run directory); `params.workers` when no preflight ran."""
+    from . import record
+
+    text = record.read(record.run_dir_for(params), "preflight.json")
+    found = json.loads(text).get("workers") if text else None
+    return min(params.workers, found) if found else params.workers
+
+
+def _check_round_trip(report: PreflightReport, conn) -> None:
+    """The median time of five `SELECT 1` on the open connection: every statement and COPY batch of the
+    run waits for it at least once, so a target far away shows here first."""
+    import statistics
+
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        conn.execute("SELECT 1").fetchone()
+        times.append((time.perf_counter() - started) * 1000)
+    report.round_trip_ms = statistics.median(times)
+    said = f"{report.round_trip_ms:.1f} ms (median of 5 SELECT 1)"
+    if report.round_trip_ms > ROUND_TRIP_WARN_MS:
+        report.add("round trip", WARN, f"{said}: the target is far from this machine; running the migration from a "
+                   "machine in the target's region makes each statement that much faster")
+    else:
+        report.add("round trip", PASS, said)
+
+
+def _check_pooler(report: PreflightReport, conn, target: Target, params: Params, spare: bool = True) -> None:
     """Whether a pooler shares server connections between clients, found by what it does, not by its
     name: two client connections open at once are served by one backend (the same pg_backend_pid), or
     one client's statements by several. PgBouncer in transaction mode does both: it gives each
@@ -166,6 +269,9 @@ def _check_pooler(report: PreflightReport, conn, target: Target, params: Params)
     transactions); bulk loading is slower there, so a direct URL is worth having."""
     if target.kind == "embedded":
         report.add("pooler", PASS, "none: the embedded server")
+        return
+    if not spare:
+        report.add("pooler", WARN, "not looked for: no free connection slot for the second connection it needs")
         return
     try:
         other = connect_timed(target.direct_url, params, autocommit=True)[0]
@@ -227,8 +333,13 @@ def _check_server(report: PreflightReport, conn, target: Target) -> None:
     else:
         report.add("server version", FAIL, f"PostgreSQL {version} is older than 14, which this runbook needs")
     ssl = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
-    if ssl and ssl[0]:
-        report.add("TLS in use", PASS, f"connection encrypted ({ssl[1]})")
+    if ssl and ssl[0] and sslmode_of(target.direct_url) not in VERIFIED_SSLMODES and not is_local_host(target.direct_host):
+        report.add("TLS in use", WARN, f"connection encrypted ({ssl[1]}), but the server's certificate is not verified "
+                   f"(sslmode={sslmode_of(target.direct_url) or 'unset'}): add sslmode=verify-full&sslrootcert=system "
+                   "to the URL so no one in between can pose as the server")
+    elif ssl and ssl[0]:
+        report.add("TLS in use", PASS, f"connection encrypted ({ssl[1]})"
+                   + ("" if sslmode_of(target.direct_url) in VERIFIED_SSLMODES else ", certificate not verified (local host)"))
     elif not is_local_host(target.direct_host):
         report.add("TLS in use", WARN, "connection is not encrypted")
 

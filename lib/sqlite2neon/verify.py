@@ -15,6 +15,7 @@ changed since from what the app wrote to Postgres. Rows a cutover kept as Postgr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -252,9 +253,11 @@ def step(params: Params) -> VerifyResult:
     from .config import resolve_path
     from .connect import resolve_target
     from .plan import plan_for
+    from .preflight import allowed_workers
 
     plan = plan_for(params)
     run_dir = record.run_dir_for(params)
+    params = dataclasses.replace(params, workers=allowed_workers(params))  # as many as the target has slots for
     loaded = record.read(run_dir, "load.json")
     run = json.loads(loaded).get("run", "") if loaded else ""
     return verify_and_record(plan, resolve_target(params), params, resolve_path(params.sqlite_path), run_dir, run=run)
