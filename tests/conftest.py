@@ -8,6 +8,7 @@ CREATE DATABASE); by default the suite starts its own embedded server in a tempo
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -199,3 +200,15 @@ def migrate(params: Params):
     the_plan = plan.step(params)
     loaded = load.step(params)
     return the_plan, loaded, verify.step(params)
+
+
+# An exception's class name (LossesNotAccepted:, BinderException:) in what the user reads is a bug.
+CLASS_NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+){2,}:")
+
+
+def first_error_line(stderr: str) -> str:
+    """The first line of a failed command's stderr, which must be its reason in words: asserted to
+    carry no exception class name."""
+    first = stderr.strip().splitlines()[0]
+    assert not CLASS_NAME.search(first), first
+    return first

@@ -11,7 +11,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import record_of, run_cli
+from conftest import first_error_line, record_of, run_cli
 from sqlite2neon.config import Params
 from sqlite2neon.demo import make_demo_db
 from sqlite2neon.errors import RunbookError
@@ -143,7 +143,7 @@ def _run(source, url: str, *extra: str):
 
 def _assert_failed_cleanly(result, url: str, *words: str) -> str:
     assert result.exit_code == 1, result.stdout + result.stderr
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: ") and all(w in first for w in words), first
     assert _public_tables(url) == []
     return first
@@ -185,7 +185,7 @@ def test_cli_an_unreachable_host_fails_within_the_timeout(project, demo_db):
     started = time.monotonic()
     result = _run(demo_db, url, "-p", "connect_wait", "4", "-p", "connect_timeout", "3")
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert "00_preflight failed" in first and "127.0.0.1" in first and "secret-pw-77" not in result.stderr, first
     assert time.monotonic() - started < 90  # retries with backoff, bounded
 
@@ -207,6 +207,6 @@ def test_cli_migrates_the_rows_still_in_the_wal_file_and_leaves_both_files_as_th
 def test_cli_a_server_without_tls_when_tls_is_required(project, demo_db, pg_url):
     result = _run(demo_db, pg_url + "?sslmode=require")
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and "SSL" in first.upper(), first
     assert _public_tables(pg_url) == []

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from conftest import record_of, run_cli
+from conftest import first_error_line, record_of, run_cli
 from sqlite2neon.demo import make_demo_db
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,7 @@ def test_a_bad_source_fails_in_preflight_and_writes_nothing(project, tmp_path, p
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(source), "-p", "database_url", pg_url)
 
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: 00_preflight failed") and reason in first
     assert _tables(pg_url) == {}
 

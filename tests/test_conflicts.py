@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from conftest import make_sqlite, record_of, run_cli
+from conftest import first_error_line, make_sqlite, record_of, run_cli
 from sqlite2neon import cutover, load, plan, source, verify
 from sqlite2neon.connect import resolve_target
 from sqlite2neon.errors import VerificationFailed
@@ -360,7 +360,7 @@ def test_the_cutover_command_dry_runs_stops_on_conflicts_and_keeps_the_apps_rows
     stopped = run_cli("cutover", *args)
 
     assert stopped.exit_code == 1
-    line = stopped.stderr.splitlines()[0]
+    line = first_error_line(stopped.stderr)
     assert "05_cutover failed" in line and "mental_items zzpostgresnew (inserted in Postgres)" in line, line
     assert _contents(pg) == before
     outcome = json.loads((record_of(stopped) / "cutover.json").read_text())

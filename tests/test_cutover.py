@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 import pytest
 
-from conftest import make_sqlite, record_of, run_cli
+from conftest import first_error_line, make_sqlite, record_of, run_cli
 from sqlite2neon import cutover, load, plan, source, verify
 from sqlite2neon.connect import resolve_target
 
@@ -184,7 +184,7 @@ def test_the_cutover_command_levels_the_target_checks_the_api_and_leaves_the_che
     app.hide = {"zz1newitem"}  # an app still reading its old store would not list the new items
     stale = run_cli("cutover", *args, "-p", "api_url", api_url)
     assert stale.exit_code == 1
-    line = stale.stderr.splitlines()[0]
+    line = first_error_line(stale.stderr)
     assert "05_cutover failed" in line and "API items" in line and "zz1newitem" in line, line
 
 

@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import ROOT, load_in_thread, record_of, runbook_backend
+from conftest import ROOT, first_error_line, load_in_thread, record_of, runbook_backend
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.demo import make_demo_db
 from sqlite2neon.errors import RunbookError
@@ -223,7 +223,7 @@ def test_a_wrong_password_fails_at_once_without_leaking_it(project, demo_db, own
     started = time.monotonic()
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", wrong)
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and "password authentication failed" in first
     assert "not-the-password-42" not in result.stdout + result.stderr
     assert time.monotonic() - started < 60  # no retries on an authentication error
@@ -284,7 +284,7 @@ def test_a_target_that_runs_out_of_space_says_how_far_it_got_and_the_rerun_resum
 
     result = run_cli(*args)
     assert result.exit_code == 1, result.stdout + result.stderr
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert "ran out of space loading public.b_big" in first, first
     assert "loaded and kept: a_small (1000 rows)" in first and "re-run" in first, first
     assert dict(pg.execute("SELECT table_name, rows FROM _sqlite2neon.tables").fetchall()) == {"a_small": 1000}

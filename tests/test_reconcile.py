@@ -11,7 +11,7 @@ import math
 import psycopg
 import pytest
 
-from conftest import make_sqlite, record_of, run_cli
+from conftest import first_error_line, make_sqlite, record_of, run_cli
 from sqlite2neon import load, plan, reconcile, source, verify
 from sqlite2neon.errors import VerificationFailed
 
@@ -266,7 +266,7 @@ def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference
         conn.execute("UPDATE mental_items SET body = 'changed behind our back' WHERE id = %s", [key])
     damaged = run_cli("verify", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
     assert damaged.exit_code == 1
-    line = damaged.stderr.splitlines()[0]
+    line = first_error_line(damaged.stderr)
     assert "04_verify failed" in line and f"mental_items: 1 row(s) differ: key {key} changed: body" in line, line
     summary = json.loads((record_of(damaged) / "summary.json").read_text())
     assert summary["status"] == "failed"

@@ -201,7 +201,7 @@ def test_a_failed_run_says_why_and_shows_the_rows_that_differ(tmp_path):
                        {"kind": "changed", "key": "id=5", "columns": [{"column": "note", "source": None, "target": "x"},
                                                                       {"column": "at", "source": "2020", "target": "2021"}]},
                        {"kind": "unexpected", "key": "id=99", "columns": []}])
-    error = "04_verify failed in cell 5: VerificationFailed: verification failed for items: source and target differ"
+    error = "04_verify failed in cell 5: verification failed for items: source and target differ"
     run_dir = _write(tmp_path / "run", {
         "summary.json": _summary(status="failed", error=error, tables=[table]),
         "verify.json": {"passed": False, "seconds": 1, "mode": "sample", "sample_fraction": 0.1, "tables": [table]},
@@ -249,14 +249,14 @@ def test_a_run_that_failed_in_preflight_shows_the_failed_check_and_what_never_ra
         {"name": "privileges", "status": "FAIL", "detail": "role app may not CREATE in schema public"}]}
     run_dir = _write(tmp_path / "run", {
         "params.json": PARAMS, "preflight.json": preflight,
-        "summary.json": _summary(status="failed", error="00_preflight failed in cell 3: PreflightFailed: privileges",
+        "summary.json": _summary(status="failed", error="00_preflight failed in cell 3: preflight failed: privileges",
                                  steps=[{"notebook": "00_preflight", "status": "failed", "seconds": 0.8}]),
     })
 
     page = Page(write_report(run_dir).read_text())
 
     text = page.all_text
-    assert "FAILED" in text and "PreflightFailed: privileges" in text
+    assert "FAILED" in text and "preflight failed: privileges" in text
     assert ["privileges", "FAIL", "role app may not CREATE in schema public"] in page.table_with("check")
     assert "No load.json in this record: 03_load did not run or did not finish." in text
     assert "No verify.json in this record: 04_verify did not run or did not finish." in text

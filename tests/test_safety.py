@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import ROOT, load_in_thread, record_of, run_cli, runbook_backend
+from conftest import ROOT, first_error_line, load_in_thread, record_of, run_cli, runbook_backend
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.config import Params
 from sqlite2neon.connect import connect
@@ -194,7 +194,7 @@ def test_the_cli_names_a_missing_database_on_the_first_line(project, pg_url, dem
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", missing)
 
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and 'database "no_such_database" does not exist' in first
     assert "attempts" not in first  # not retried
     summary = json.loads((record_of(result) / "summary.json").read_text())

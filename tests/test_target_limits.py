@@ -9,7 +9,7 @@ import json
 import psycopg
 import pytest
 
-from conftest import migrate
+from conftest import first_error_line, migrate
 from sqlite2neon import verify
 from sqlite2neon.errors import VerificationFailed
 
@@ -91,5 +91,5 @@ def test_no_free_slot_at_all_fails_the_run_saying_so(project, demo_db, crowded_s
         result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db),
                          "-p", "database_url", crowded_server, "-p", "connect_wait", "2")
     assert result.exit_code != 0
-    first = result.stderr.strip().splitlines()[0]
+    first = first_error_line(result.stderr)
     assert "too many clients" in first and "no free connection slot" in first, result.stderr

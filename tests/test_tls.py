@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import free_port, record_of, run_cli, user_exists
+from conftest import first_error_line, free_port, record_of, run_cli, user_exists
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_a_certificate_that_does_not_verify_fails_the_preflight_in_one_line(proj
     db_url = _fresh_database(url, "tls_wrong_ca") + f"?sslmode=verify-full&sslrootcert={other}"
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", db_url)
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and "certificate verify failed" in first, first
     assert "gave up after" not in first  # refused at the first attempt: waiting cannot fix a certificate
     with psycopg.connect(db_url.split("?")[0] + "?sslmode=require") as conn:  # TLS without verifying works:
@@ -117,7 +117,7 @@ def test_a_connection_without_tls_is_refused_by_this_server(project, demo_db, tl
     db_url = _fresh_database(url, "tls_plain") + "?sslmode=disable"
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", db_url)
     assert result.exit_code == 1
-    first = result.stderr.splitlines()[0]
+    first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and "no encryption" in first, first
     with psycopg.connect(db_url.replace("sslmode=disable", "sslmode=require")) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import make_sqlite, record_of, run_cli
+from conftest import first_error_line, make_sqlite, record_of, run_cli
 from sqlite2neon import load, plan, source
 from sqlite2neon.config import Params
 from sqlite2neon.connect import resolve_target
@@ -619,5 +619,5 @@ def test_the_sample_database_through_the_cli_then_a_wrong_view_fails_verify(proj
     again = run_cli("verify", *args)
 
     assert again.exit_code == 1
-    first = again.stderr.splitlines()[0]
+    first = first_error_line(again.stderr)
     assert "04_verify failed" in first and "view Current Product List" in first, first

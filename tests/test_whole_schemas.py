@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import migrate, record_of, run_cli, sqlite_file
+from conftest import first_error_line, migrate, record_of, run_cli, sqlite_file
 from sqlite2neon import load, plan, source, verify
 from sqlite2neon.errors import LossesNotAccepted
 
@@ -119,7 +119,7 @@ def test_an_untranslatable_view_and_a_trigger_stop_at_the_plan_then_pass_once_ac
     stopped = run_cli(*args)
 
     assert stopped.exit_code == 1
-    first = stopped.stderr.splitlines()[0]
+    first = first_error_line(stopped.stderr)
     assert "02_plan_schema failed" in first and "2 thing(s) would not arrive" in first
     assert "view:odd" in first and "trigger:t_ins" in first, first
     assert pg.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0

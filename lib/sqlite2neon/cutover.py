@@ -39,7 +39,7 @@ from psycopg import sql
 from . import convert, load
 from .config import Params, redact_url
 from .connect import Target, connect, deref, scrub
-from .errors import RunbookError, TargetError, one_line
+from .errors import ConflictsFound, CutoverFailed, RunbookError, TargetError, one_line
 from .plan import Plan, TablePlan, existing_tables
 from .reconcile import Difference, reconcile_table, target_key
 from .source import open_source, sql_string
@@ -51,19 +51,6 @@ NAMED_CONFLICTS = 5  # conflicts named in the one-line error (cutover.json lists
 RESOLUTIONS = {"stop": "unresolved", "keep_target": "kept", "take_source": "overwritten"}
 ACTIONS = {"missing": "insert", "changed": "update", "unexpected": "delete"}
 QUIET = ("unchanged", "absent")  # what did not happen on a side
-
-
-class CutoverFailed(RunbookError):
-    """The target could not be brought level, or the app's API does not agree with it."""
-
-
-class ConflictsFound(CutoverFailed):
-    """Rows changed in Postgres since the last sync, and `conflicts` is `stop`: nothing was applied.
-    `caught` holds everything the comparison found (the conflicts, and SQLite's changes)."""
-
-    def __init__(self, message: str, caught: "CatchUp"):
-        super().__init__(message)
-        self.caught = caught
 
 
 @dataclass

@@ -55,3 +55,17 @@ class DryRunStop(RunbookError):
 
 class TargetFull(TargetError):
     """The target ran out of space (a full disk, or Neon's storage limit) during the load."""
+
+
+class CutoverFailed(RunbookError):
+    """The target could not be brought level, or the app's API does not agree with it (cutover.py)."""
+
+
+class ConflictsFound(CutoverFailed):
+    """Rows changed in Postgres since the last sync, and `conflicts` is `stop`: nothing was applied.
+    `caught` (a cutover.CatchUp) holds everything the comparison found (the conflicts, and SQLite's
+    changes)."""
+
+    def __init__(self, message: str, caught):
+        super().__init__(message)
+        self.caught = caught

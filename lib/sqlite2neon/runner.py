@@ -213,12 +213,12 @@ def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcom
             )
         except PapermillExecutionError as exc:
             step["status"] = "failed"
-            reason = exc.evalue.strip().splitlines()[0] if exc.evalue.strip() else exc.ename
-            outcome.error = f"{name} failed in cell {exc.exec_count or exc.cell_index}: {exc.ename}: {reason}"
+            outcome.error = f"{name} failed in cell {exc.exec_count or exc.cell_index}: {failure_reason(exc.ename, exc.evalue)}"
             outcome.failed_notebook = executed
         except Exception as exc:  # the kernel died or the notebook could not be read
             step["status"] = "failed"
-            outcome.error = f"{name} could not run: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            text = str(exc).strip()  # not the notebook's code failing: its kernel or file
+            outcome.error = f"{name} could not run: {text.splitlines()[0] if text else type(exc).__name__}"
             outcome.failed_notebook = executed
         step["seconds"] = round(time.monotonic() - started, 3)
         if interrupts.signal:
@@ -229,6 +229,24 @@ def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcom
         if step["status"] != "passed":
             outcome.status = step["status"]
             return
+
+
+def _subclass_names(cls: type) -> set[str]:
+    return {cls.__name__}.union(*(_subclass_names(sub) for sub in cls.__subclasses__()))
+
+
+def failure_reason(ename: str, evalue: str) -> str:
+    """The first line of a failed step's error as the user reads it: the runbook's own errors
+    (errors.py: ConfigError, VerificationFailed, ...) by their message alone, which says what happened
+    and what to do; anything else is a bug of the runbook's, named as one with the exception's class
+    so that the report can be acted on."""
+    from . import errors
+
+    first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+    ours = ename in _subclass_names(errors.RunbookError)
+    if ours:
+        return first or "failed without saying why, a fault of sqlite2neon's to report with the record"
+    return f"unexpected error, a fault of sqlite2neon's to report with the record ({ename}: {first})"
 
 
 def _tables(run_dir: Path) -> list[dict]:
