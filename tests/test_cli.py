@@ -104,7 +104,7 @@ def test_a_misspelt_parameter_lists_the_valid_ones(project):
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "if_exist", "truncate")
 
     assert result.exit_code == 2
-    assert "unknown parameter 'if_exist'" in result.stderr and "if_exists" in result.stderr
+    assert "unknown parameter 'if_exist' (did you mean 'if_exists'?)" in result.stderr
     assert not (project / "runs").exists()
 
 

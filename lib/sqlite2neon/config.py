@@ -86,13 +86,23 @@ class Params:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def _unknown(cls, names: list[str]) -> str:
+        """The misspelt names, each with the parameter it most likely meant ('if_exist' (did you mean
+        'if_exists'?))."""
+        import difflib
+
+        said = []
+        for name in names:
+            close = difflib.get_close_matches(str(name), cls.names(), n=1, cutoff=0.75)
+            said.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return ", ".join(said)
+
+    @classmethod
     def from_mapping(cls, values: dict[str, Any], *, origin: str = "parameters") -> "Params":
         unknown = sorted(set(values) - set(cls.names()))
         if unknown:
-            raise ConfigError(
-                f"unknown parameter {', '.join(map(repr, unknown))} in {origin}; "
-                f"valid parameters: {', '.join(cls.names())}"
-            )
+            raise ConfigError(f"unknown parameter {cls._unknown(unknown)} in {origin}; "
+                              f"valid parameters: {', '.join(cls.names())}")
         defaults = cls()
         kwargs = {}
         for name, value in values.items():
@@ -120,7 +130,7 @@ class Params:
             origin = "parameters"
         unknown = sorted(set(overrides or {}) - set(cls.names()))
         if unknown:  # say where a misspelt name came from: the command line, not the file
-            raise ConfigError(f"unknown parameter {', '.join(map(repr, unknown))} given with -p; "
+            raise ConfigError(f"unknown parameter {cls._unknown(unknown)} given with -p; "
                               f"valid parameters: {', '.join(cls.names())}")
         values.update(overrides or {})
         return cls.from_mapping(values, origin=origin)
