@@ -541,13 +541,13 @@ _JSONB_CANNOT_HOLD = re.compile(r"[\x00\ud800-\udfff]")  # NUL, and a surrogate 
 
 
 def json_jsonb_cannot_hold(text: str | None) -> bool:
-    """Whether JSON text holds a string or key jsonb cannot: the escape \\u0000, or a surrogate escape
-    without its pair (\\ud800). Both are JSON (RFC 8259 sections 7 and 8.2), and json keeps them as
+    r"""Whether JSON text holds a string or key jsonb cannot: the escape \u0000, or a surrogate escape
+    without its pair (\ud800). Both are JSON (RFC 8259 sections 7 and 8.2), and json keeps them as
     written; jsonb refuses them ("unsupported Unicode escape sequence": PostgreSQL docs, 8.14 "JSON
-    Types"). An escaped backslash before u0000 (`"\\\\u0000"`) is six characters of text, which jsonb
+    Types"). An escaped backslash before u0000 (`"\\u0000"`) is six characters of text, which jsonb
     holds. False for text that is not JSON (NaN and Infinity are not).
 
-        >>> json_jsonb_cannot_hold('{"k": "\\u0000"}'), json_jsonb_cannot_hold('{"k": "\\\\u0000"}')
+        >>> json_jsonb_cannot_hold(r'{"k": "\u0000"}'), json_jsonb_cannot_hold(r'{"k": "\\u0000"}')
         (True, False)
     """
     if text is None:
