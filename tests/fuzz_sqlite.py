@@ -701,9 +701,10 @@ def epoch_expect(number: int | float) -> Expect:
     return Expect(lambda t: isinstance(t, int) and abs(t - exact) <= 1, absurd, "past the year 9999", canon=int(exact))
 
 
-def json_tree(text: str):
+def json_tree(text: str, jsonb: bool = True):
     """Parsed JSON as a tagged tree (so true is not 1), numbers as exact decimals; raises ValueError
-    for text Postgres' jsonb refuses (not JSON, NaN, a \\u0000 escape, a lone surrogate)."""
+    for text Postgres' jsonb refuses (not JSON, NaN, a \\u0000 escape, a lone surrogate). json (not
+    `jsonb`) keeps the text as written: it holds the escapes too (PostgreSQL docs 8.14)."""
 
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
@@ -722,7 +723,7 @@ def json_tree(text: str):
         return ("string", tag_key(v))
 
     def tag_key(s: str) -> str:
-        if "\x00" in s or any(0xD800 <= ord(c) <= 0xDFFF for c in s):
+        if jsonb and ("\x00" in s or any(0xD800 <= ord(c) <= 0xDFFF for c in s)):
             raise ValueError("a string jsonb cannot hold (NUL or a lone surrogate)")
         return s
 
@@ -845,10 +846,10 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
     if base in ("jsonb", "json"):
         if cls == "text" and text is not None:
             try:
-                tree = json_tree(text)
+                tree = json_tree(text, jsonb=base == "jsonb")
             except (ValueError, RecursionError) as exc:
-                return no_meaning(f"not JSON jsonb can hold ({exc})")
-            return Expect(lambda x: _json_equal(x, tree))
+                return no_meaning(f"not JSON {base} can hold ({exc})")
+            return Expect(lambda x: _json_equal(x, tree, jsonb=base == "jsonb"))
         if cls == "integer":
             return Expect(lambda x: _json_equal(x, ("number", Decimal(v).normalize() if v else Decimal(0))))
         if cls == "real" and math.isfinite(v):
@@ -888,11 +889,11 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
     return no_meaning(f"the oracle does not know {t}")
 
 
-def _json_equal(target_text: Any, tree) -> bool:
+def _json_equal(target_text: Any, tree, jsonb: bool = True) -> bool:
     if not isinstance(target_text, str):
         return False
     try:
-        return json_tree(target_text) == tree
+        return json_tree(target_text, jsonb) == tree
     except ValueError:
         return False
 

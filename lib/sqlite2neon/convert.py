@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from .plan import ColumnPlan, TablePlan
-from .source import DATE_TEXT, ISO_TEXT, duck_ident, sql_string, sqlite_ident
+from .source import DATE_TEXT, ISO_TEXT, register_json_functions, duck_ident, sql_string, sqlite_ident
 
 REPLACEMENT = "chr(65533)"  # U+FFFD
 # the white space Postgres' input functions skip around a number, a boolean or a date (C's isspace():
@@ -237,10 +237,16 @@ class TableRead:
                                       f"THEN TRY_CAST(left(trim({text}, {PG_SPACE}), 10) AS DATE) END")])
             return self._finish(c, value, [], text_fails, "'not a calendar date (or one with a time of day)'")
         if t in ("jsonb", "json"):
-            valid = f"json_valid({text}) AND NOT contains({text}, '\\u0000')"
+            # JSON jsonb cannot hold (\u0000, an unpaired surrogate escape): json keeps it, jsonb rejects the row
+            unheld = f"(contains({text}, '\\u') AND json_jsonb_cannot_hold({text}))"
+            valid = (f"(json_valid({text}) OR {unheld})" if t == "json" else
+                     f"(json_valid({text}) AND NOT {unheld})")
             value = choose([(is_text, f"CASE WHEN {valid} THEN {text} END"), (is_int, raw),
                             (is_real, f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")])
-            return self._finish(c, value, [], text_fails, "'malformed JSON'")
+            fails = [] if t == "json" or is_text == "FALSE" else [
+                (f"{is_text} AND {unheld}", "'JSON holding the escape \\u0000 or a surrogate escape without its pair, "
+                                            "which jsonb cannot hold'")]
+            return self._finish(c, value, fails, text_fails, "'malformed JSON'")
         if t == "bytea":
             # text as its UTF-8 bytes; a number as the bytes of its digits (a real's shortest round-trip form)
             value = choose([(is_blob, f"unhex({raw})"), (is_text, f"encode({text})"), (is_int, f"encode({raw})"),
@@ -388,3 +394,4 @@ def register(con) -> None:
         con.create_function("plain_decimal", plain_decimal, [V], V)
     except duckdb.CatalogException:
         pass
+    register_json_functions(con)

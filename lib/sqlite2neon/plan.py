@@ -556,6 +556,9 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         columns=columns, primary_key=[target_name(c, params.identifiers) for c in tp.primary_key],
         has_rowid=not tp.without_rowid, notes=list(tp.notes), losses=lost, autoincrement_seq=tp.autoincrement_seq,
     )
+    for clause in tp.conflict_clauses:
+        table.notes.append(f"{clause}: Postgres constraints have no conflict clause; a row SQLite would resolve "
+                           "this way fails in Postgres instead (the app's INSERT ... ON CONFLICT must say it)")
     if tp.autoincrement_seq is not None:
         table.notes.append(f"AUTOINCREMENT: new ids continue after {tp.autoincrement_seq}, the highest SQLite "
                            "ever handed out (sqlite_sequence), even if rows with the highest ids were deleted")
@@ -625,9 +628,11 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         pg_type = _widen_for_default(cp, pg_type, convert, notes)
     if pg_type == "json" and cp.pk_position:  # a primary key needs equality, which json has not
         pg_type = "jsonb"
-        lost.append(("value", f"{tp.name}.{cp.name}", f"{cp.json_repeated_keys} value(s) repeat a key in one object; "
-                     "in a primary key the column must be jsonb, which keeps only the last value of a repeated key",
-                     "remove the repeated keys in SQLite first, or accept that jsonb keeps the last"))
+        if cp.json_repeated_keys:
+            lost.append(("value", f"{tp.name}.{cp.name}", f"{cp.json_repeated_keys} value(s) repeat a key in one "
+                         "object; in a primary key the column must be jsonb, which keeps only the last value of a "
+                         "repeated key", "remove the repeated keys in SQLite first, or accept that jsonb keeps the last"))
+        # a value jsonb cannot hold is a rejected row, reported with its reason by the load
     _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
@@ -732,11 +737,14 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
     if declared == "DATE":
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:
-        if cp.json_repeated_keys:  # jsonb would keep only a repeated key's last value (docs 8.14)
-            return "json", "json", [f"JSON text -> json, not jsonb: {cp.json_repeated_keys} value(s) repeat a key in "
-                                    f"one object (e.g. {(cp.json_repeated_example or '')[:80]!r}), which json keeps as written "
-                                    "and jsonb would reduce to the last"]
-        return "jsonb", "json", ["JSON text -> jsonb"]
+        # jsonb would keep only a repeated key's last value, and refuses \u0000 (docs 8.14): json keeps the text
+        notes = [f"JSON text -> json, not jsonb: {cp.json_repeated_keys} value(s) repeat a key in one object (e.g. "
+                 f"{(cp.json_repeated_example or '')[:80]!r}), which json keeps as written and jsonb would reduce to "
+                 "the last"] if cp.json_repeated_keys else []
+        notes += [f"JSON text -> json, not jsonb: {cp.json_unheld} value(s) hold the escape \\u0000 or a surrogate "
+                  f"escape without its pair (e.g. {(cp.json_unheld_example or '')[:80]!r}), which json keeps as written "
+                  "and jsonb cannot hold"] if cp.json_unheld else []
+        return ("json", "json", notes) if notes else ("jsonb", "json", ["JSON text -> jsonb"])
     if m := _NUMERIC_DECL.match(declared):
         precision, scale = int(m.group(1)), int(m.group(2) or 0)
         most_int, most_scale = cp.decimal_shape or (0, 0)
@@ -1132,7 +1140,16 @@ def _plan_expressions(profile: SourceProfile, plan: Plan, params: Params) -> Non
         table = by_source[tp.name]
         if table.exists and not table.owned:
             continue
+        if tp.unread:
+            plan.lose("check", tp.name, f"its CREATE TABLE statement could not be read ({tp.unread}): its CHECK "
+                      "constraints and generated columns would not arrive", "add them in Postgres by hand")
         for check in tp.checks:
+            if tp.check_violations.get(check):
+                plan.lose("check", f"{tp.name}: {check}", f"{tp.check_violations[check]} row(s) in SQLite break this "
+                          "CHECK (written while SQLite did not check it, e.g. with PRAGMA ignore_check_constraints): "
+                          "Postgres cannot add it over them", "fix those rows in SQLite, or add the CHECK in Postgres "
+                          "by hand as NOT VALID (checked for new rows only)")
+                continue
             translated = translate_expression(check, tp.name, names)
             if translated is None:
                 plan.lose("check", f"{tp.name}: {check}", "no faithful Postgres translation of this CHECK",

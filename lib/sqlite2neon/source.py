@@ -76,6 +76,10 @@ class ColumnProfile:
     # a repeated key (PostgreSQL docs, 8.14 "JSON Types"), json keeps the text as it is
     json_repeated_keys: int = 0
     json_repeated_example: str | None = None
+    # JSON text holding a string jsonb cannot hold (the escape \u0000, a surrogate escape without its
+    # pair), and one of them: valid JSON that json keeps as written (`json_jsonb_cannot_hold`)
+    json_unheld: int = 0
+    json_unheld_example: str | None = None
 
     @property
     def nulls(self) -> int:
@@ -137,6 +141,15 @@ class TableProfile:
     autoincrement_seq: int | None = None
     # a STRICT table (https://www.sqlite.org/stricttables.html): its ANY columns keep every value as given
     strict: bool = False
+    # why the CHECK constraints and generated columns' expressions could not be read from the CREATE
+    # TABLE statement ("" when they were): the plan lists that as a loss
+    unread: str = ""
+    # constraints with a conflict clause Postgres has no equivalent of, e.g. "UNIQUE ON CONFLICT REPLACE
+    # (column name)" (https://www.sqlite.org/lang_conflict.html)
+    conflict_clauses: list[str] = field(default_factory=list)
+    # CHECK expression -> rows SQLite holds that break it (written with PRAGMA ignore_check_constraints,
+    # or before the CHECK was in the schema): Postgres refuses to add a CHECK over such rows
+    check_violations: dict[str, int] = field(default_factory=dict)
 
     @property
     def primary_key(self) -> list[str]:
@@ -374,13 +387,14 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
 def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YEARS,
                    shaped: frozenset[str] = frozenset()) -> TableProfile:
     q = sqlite_ident(name)
-    info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden != 1")
+    # hidden: 2 for a VIRTUAL generated column, 3 for a STORED one (1: a virtual table's hidden column)
+    info = sqlite(con, f"SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo({sql_string(name)}) WHERE hidden != 1")
     columns = [
         ColumnProfile(
             name=n, declared_type=t or "", duckdb_type=duckdb_type_for(t or ""),
             notnull=nn == "1", default=d, pk_position=int(pk),
         )
-        for n, t, nn, d, pk in info
+        for n, t, nn, d, pk, _ in info
     ]
     # the table's options, as SQLite parsed them (https://www.sqlite.org/pragma.html#pragma_table_list):
     # `WITHOUT ROWID` and `STRICT` may both be given, in either order
@@ -408,7 +422,8 @@ def _profile_table(con, name: str, sql: str, years: tuple[int, int] = DEFAULT_YE
     _collations(con, name, columns)
     table = TableProfile(name, sql, rows, without_rowid, columns, _indexes(con, name), _foreign_keys(con, name),
                          strict=strict)
-    _read_definition(table)
+    _read_definition(table, {n for n, *_, hidden in info if hidden in ("2", "3")})
+    table.check_violations = {check: _check_violations(con, name, check) for check in table.checks}
     return table
 
 
@@ -422,7 +437,7 @@ def _shown(hex_value: str | None, stored: set[str]) -> str | None:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-PER_COLUMN = 20  # the aggregates _count_hints computes for each column
+PER_COLUMN = 22  # the aggregates _count_hints computes for each column
 # ISO 8601 text as SQLite's date functions read it (https://www.sqlite.org/lang_datefunc.html section 2,
 # "Time Values"), with RFC 3339's lower-case `t` and ISO's `+HHMM` / `+HH` offsets: a date, then `T`
 # or a space, HH:MM, :SS, a fraction of any digits, `Z` or an offset (RE2 syntax, for DuckDB).
@@ -469,14 +484,16 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
             repeats = (f"CASE WHEN contains({text}, '{{') AND left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}) "
                        f"THEN json_repeats_key({text}) ELSE false END")
             aggs += [f"count_if({repeats})", f"first({text}) FILTER (WHERE {repeats})"]
+            unheld = f"(contains({text}, '\\u') AND json_jsonb_cannot_hold({text}))"  # Python only where \u is
+            aggs += [f"count_if({unheld})", f"first({text}) FILTER (WHERE {unheld})"]
         else:
-            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL", "0", "NULL"]
+            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL", "0", "NULL", "0", "NULL"]
         wanted.append(col)
     if not wanted:
         for col in columns:
             col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
         return
-    _register_json_repeats_key(con)
+    register_json_functions(con)
     query = f"SELECT {', '.join(inner)} FROM {sqlite_ident(table)}"
     row = con.execute(f"SELECT {', '.join(aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
     for k, col in enumerate(wanted):
@@ -493,6 +510,7 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
         col.sub_microsecond, col.sub_microsecond_example = int(nanos_n or 0), nanos_example
         col.times_of_day, col.times_of_day_example = int(v[16] or 0), v[17]
         col.json_repeated_keys, col.json_repeated_example = int(v[18] or 0), v[19]
+        col.json_unheld, col.json_unheld_example = int(v[20] or 0), v[21]
     for col in columns:
         if col not in wanted:
             col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
@@ -519,13 +537,56 @@ def json_repeats_key(text: str | None) -> bool:
     return repeated
 
 
-def _register_json_repeats_key(con) -> None:
-    from duckdb.sqltypes import BOOLEAN, VARCHAR
+_JSONB_CANNOT_HOLD = re.compile(r"[\x00\ud800-\udfff]")  # NUL, and a surrogate json.loads left unpaired
+
+
+def json_jsonb_cannot_hold(text: str | None) -> bool:
+    r"""Whether JSON text holds a string or key jsonb cannot: the escape \u0000, or a surrogate escape
+    without its pair (\ud800). Both are JSON (RFC 8259 sections 7 and 8.2), and json keeps them as
+    written; jsonb refuses them ("unsupported Unicode escape sequence": PostgreSQL docs, 8.14 "JSON
+    Types"). An escaped backslash before u0000 (`"\\u0000"`) is six characters of text, which jsonb
+    holds. False for text that is not JSON (NaN and Infinity are not).
+
+        >>> json_jsonb_cannot_hold(r'{"k": "\u0000"}'), json_jsonb_cannot_hold(r'{"k": "\\u0000"}')
+        (True, False)
+    """
+    if text is None:
+        return False
+    found = False
+
+    def strings(value) -> None:
+        nonlocal found
+        if isinstance(value, str):
+            found = found or bool(_JSONB_CANNOT_HOLD.search(value))
+        elif isinstance(value, list):
+            for item in value:
+                strings(item)
+
+    def pairs(items: list) -> dict:
+        for key, value in items:
+            strings(key)
+            strings(value)
+        return {}
+
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
 
     try:
-        con.create_function("json_repeats_key", json_repeats_key, [VARCHAR], BOOLEAN)
-    except (duckdb.CatalogException, duckdb.NotImplementedException):
-        pass  # already registered on this connection
+        strings(json.loads(text, object_pairs_hook=pairs, parse_constant=refuse))
+    except (ValueError, RecursionError):
+        return False
+    return found
+
+
+def register_json_functions(con) -> None:
+    """`json_repeats_key` and `json_jsonb_cannot_hold`, callable from DuckDB SQL on `con`."""
+    from duckdb.sqltypes import BOOLEAN, VARCHAR
+
+    for name, function in (("json_repeats_key", json_repeats_key), ("json_jsonb_cannot_hold", json_jsonb_cannot_hold)):
+        try:
+            con.create_function(name, function, [VARCHAR], BOOLEAN)
+        except (duckdb.CatalogException, duckdb.NotImplementedException):
+            pass  # already registered on this connection
 
 
 def _window_seconds(years: tuple[int, int]) -> tuple[int, int]:
@@ -573,34 +634,114 @@ def _decimal_shapes(con, table: str, columns: list[ColumnProfile], shaped: froze
         col.decimal_shape = [most_int, most_scale]
 
 
-def _read_definition(table: TableProfile) -> None:
-    """CHECK constraints and generated columns, which only the CREATE TABLE statement holds."""
-    import sqlglot
-    from sqlglot import exp
+# SQLite's tokens (https://www.sqlite.org/lang_createtable.html, tokenize.c): comments, quoted
+# strings and names, words, and single characters; together they are the statement's whole text
+_SQLITE_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<quoted>'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)
+  | (?P<word>[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*)
+  | (?P<other>.)
+""", re.X | re.S)
+_TABLE_CONSTRAINTS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}
+_CONFLICT_ALGORITHMS = {"ROLLBACK", "FAIL", "IGNORE", "REPLACE"}  # ABORT is the default, Postgres's too
 
-    # sqlglot knows neither table option
-    definition = re.sub(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+;?\s*$", ")", table.sql, flags=re.I)
+
+@dataclass
+class _Token:
+    kind: str
+    text: str
+    depth: int  # parentheses open around it within its column or constraint
+
+    def word(self, *words: str) -> bool:
+        return self.kind == "word" and self.text.upper() in words
+
+
+def _definition_items(sql: str) -> list[list[_Token]]:
+    """The column definitions and table constraints of a CREATE TABLE statement, as SQLite's tokens
+    (comments kept, for the text of an expression); empty when there is no parenthesised list."""
+    tokens = [(m.lastgroup, m.group()) for m in _SQLITE_TOKEN.finditer(sql)]
+    items: list[list[_Token]] = []
+    depth = 0
+    for kind, text in tokens:
+        if depth == 0:
+            if text == "(" and kind == "other":
+                depth, items = 1, [[]]
+            continue
+        if kind == "other" and text == ")":
+            depth -= 1
+            if depth == 0:
+                return items
+        elif kind == "other" and text == "," and depth == 1:
+            items.append([])
+            continue
+        items[-1].append(_Token(kind, text, depth - 1))
+        if kind == "other" and text == "(":
+            depth += 1
+    return []
+
+
+def _parenthesised(item: list[_Token], at: int) -> str | None:
+    """The text inside the parentheses that open right after item[at], or None; comments and runs of
+    white space outside quotes are one space, so that a loss names it on one line."""
+    start = next((i for i in range(at + 1, len(item)) if item[i].kind not in ("space", "comment")), None)
+    if start is None or item[start].kind != "other" or item[start].text != "(":
+        return None
+    for end in range(start + 1, len(item)):
+        if item[end].depth == item[start].depth and item[end].kind == "other" and item[end].text == ")":
+            parts: list[str] = []
+            for t in item[start + 1:end]:
+                if t.kind not in ("space", "comment"):
+                    parts.append(t.text)
+                elif parts and parts[-1] != " ":
+                    parts.append(" ")
+            return "".join(parts).strip()
+    return None
+
+
+def _read_definition(table: TableProfile, generated: set[str]) -> None:
+    """CHECK constraints, generated columns' expressions and ON CONFLICT clauses, which only the CREATE
+    TABLE statement holds (the catalog gives the rest: columns, types, defaults, keys, UNIQUEs and
+    foreign keys). They are found by SQLite's tokens rather than by a parser of the whole statement:
+    SQLite's type names are any words (`UNSIGNED BIG INT`, `VARYING CHARACTER(255)`) and its constraints
+    take clauses no other SQL has. Only words outside parentheses count, so a CHECK or AS inside an
+    expression or a quoted name is never taken for one. `generated`: the columns SQLite itself
+    calls generated (table_xinfo's hidden 2 or 3). What cannot be read is `table.unread`, why."""
+    items = [item for item in _definition_items(table.sql) if any(t.kind not in ("space", "comment") for t in item)]
+    columns = iter(table.columns)
+    in_columns = True
+    for item in items:
+        top = [(i, t) for i, t in enumerate(item) if t.depth == 0 and t.kind not in ("space", "comment")]
+        in_columns = in_columns and not top[0][1].word(*_TABLE_CONSTRAINTS)
+        col = next(columns, None) if in_columns else None
+        for n, (i, t) in enumerate(top):
+            if t.word("CHECK"):
+                expression = _parenthesised(item, i)
+                if expression is None:
+                    table.unread = f"CHECK without its expression in {''.join(x.text for x in item).strip()[:80]}"
+                    return
+                table.checks.append(expression)
+            elif t.word("AS") and col is not None and col.name in generated:
+                col.generated = _parenthesised(item, i)
+            elif t.word("CONFLICT") and n + 1 < len(top) and top[n + 1][1].word(*_CONFLICT_ALGORITHMS):
+                what = next((w.text.upper() for _, w in reversed(top[:n])
+                             if w.word("PRIMARY", "NOT", "UNIQUE", "CHECK")), "")
+                what = {"PRIMARY": "PRIMARY KEY", "NOT": "NOT NULL"}.get(what, what)
+                where = f"column {col.name}" if col is not None else "table constraint"
+                table.conflict_clauses.append(f"{what} ON CONFLICT {top[n + 1][1].text.upper()} ({where})")
+    missing = [c.name for c in table.columns if c.name in generated and c.generated is None]
+    if missing:
+        table.unread = f"the expression of generated column {missing[0]} was not found"
+
+
+def _check_violations(con, table: str, check: str) -> int:
+    """Rows of `table` for which SQLite's own CHECK expression is false (a NULL result passes, as in a
+    CHECK: https://www.sqlite.org/lang_createtable.html#ckconst); 0 when SQLite cannot evaluate it here
+    (an app's function), which the plan then cannot translate either."""
     try:
-        tree = sqlglot.parse_one(definition, read="sqlite")
-        if not isinstance(tree, exp.Create):
-            raise sqlglot.errors.ParseError("not a CREATE TABLE")
-    except sqlglot.errors.ParseError:
-        table.notes.append("the CREATE TABLE statement could not be parsed: its CHECK constraints and generated columns are not migrated")
-        return
-    by_name = {c.name: c for c in table.columns}
-    for coldef in tree.find_all(exp.ColumnDef):
-        for constraint in coldef.args.get("constraints") or []:
-            kind = constraint.args.get("kind")
-            if isinstance(kind, exp.CheckColumnConstraint):
-                table.checks.append(kind.this.sql("sqlite"))
-            elif isinstance(kind, exp.ComputedColumnConstraint) and coldef.name in by_name:
-                by_name[coldef.name].generated = kind.this.sql("sqlite")
-    schema = tree.this if isinstance(tree.this, exp.Schema) else None
-    for item in schema.expressions if schema else []:
-        checks = [item] if isinstance(item, exp.CheckColumnConstraint) else [
-            k for k in item.args.get("expressions") or [] if isinstance(k, exp.CheckColumnConstraint)
-        ] if isinstance(item, exp.Constraint) else []
-        table.checks += [c.this.sql("sqlite") for c in checks]
+        return int(sqlite(con, f"SELECT count(*) FROM {sqlite_ident(table)} WHERE NOT ({check})")[0][0])
+    except SourceError:
+        return 0
 
 
 def _hints(col: ColumnProfile, secs: int, millis: int, micros: int, zero_one: int, json_n: int,

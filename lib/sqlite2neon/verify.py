@@ -65,6 +65,7 @@ class TableCheck:
     complete: bool = True  # every differing row was found (False: too many to fetch; the total is a lower bound)
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
     kept_rows: int = 0  # rows differing because a cutover kept Postgres' version (`_sqlite2neon.kept`)
+    missing_checks: list[str] = field(default_factory=list)  # planned CHECKs the target lacks (the load's not_created)
 
     @property
     def counts_match(self) -> bool:
@@ -79,7 +80,7 @@ class TableCheck:
     def passed(self) -> bool:
         """The target holds what SQLite holds, except rows a cutover kept on purpose: the checksums
         match, or every differing row (all found) is kept, unchanged since."""
-        if self.problem or self.target_rows is None:
+        if self.problem or self.target_rows is None or self.missing_checks:
             return False
         return self.checksum_match or (self.kept_rows > 0 and not self.differences_total and self.complete)
 
@@ -87,6 +88,9 @@ class TableCheck:
         """The differences in words, for the one-line error: table, key, kind and columns."""
         if self.problem:
             return self.problem
+        if self.missing_checks:  # the rows may match; the schema did not arrive whole
+            return (f"CHECK constraint {', '.join(self.missing_checks)} is not in the target: Postgres refused it at "
+                    "the load (see the load's not_created)")
         shown = []
         for d in self.differences[:3]:
             cols = ", ".join(f"{c['column']} (SQLite {c['source']!r}, Postgres {c['target']!r})" for c in d["columns"])
@@ -211,6 +215,17 @@ def rejected_keys(conn: psycopg.Connection, run: str, table: TablePlan) -> list[
     return None if any(k is None for k in keys) else keys
 
 
+def missing_checks(conn: psycopg.Connection, plan: Plan, table: TablePlan) -> list[str]:
+    """Names of the table's planned CHECK constraints the target does not hold (pg_constraint)."""
+    planned = [name for name, _ in plan.check_constraints(table)]
+    if not planned:
+        return []
+    present = {r[0] for r in conn.execute(
+        "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = to_regclass(%s)",
+        [sql.Identifier(plan.schema, table.target).as_string(conn)])}
+    return [name for name in planned if name not in present]
+
+
 def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
     """Every table reconciled (`reconcile.py`); `run` is the load run whose rejected rows are
     accounted for when the target does not say which run loaded a table.
@@ -229,11 +244,12 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
             keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
             kept = kept_records(conn, plan.schema, table)
             d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept)
+            missing = missing_checks(conn, plan, table) if not d.problem else []
         return TableCheck(
             table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
             time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
             table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
-            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows)
+            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows, missing)
 
     try:
         with ThreadPoolExecutor(max(1, params.workers)) as pool:
