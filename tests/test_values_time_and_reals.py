@@ -545,3 +545,21 @@ def test_iso_text_outside_the_years_is_a_listed_loss(tmp_path, params_for):
     assert losses == {
         "value:t.at": "3 text value(s) fall outside the years 1900-2200 (e.g. '0000-01-01 00:00:00')",
         "value:d.day": "1 text value(s) fall outside the years 1900-2200 (e.g. '1899-12-31')"}
+
+
+def test_views_over_a_julian_day_column_read_it_as_sqlite_does(tmp_path, params_for, pg):
+    """A view sees the number SQLite holds (julianday()'s double, from the instant's milliseconds) and
+    the date functions read it as the instant: both views translate, and verification compares them."""
+    db = sqlite_file(tmp_path / "jv.db", """
+        CREATE TABLE jd (id INTEGER PRIMARY KEY, created DATETIME);
+        INSERT INTO jd VALUES (1, julianday('2024-02-29 13:14:15.678')), (2, 2460000.5), (3, julianday('2024-01-01 10:00'));
+        CREATE VIEW shown AS SELECT id, created, datetime(created) AS at, date(created) AS day FROM jd;
+        CREATE VIEW later AS SELECT id, created + 1 AS next_day FROM jd WHERE created > 2460000.5;""")
+    the_plan, _, verified = migrate(params_for(db))
+
+    assert the_plan.table("jd").column("created").convert == "julian_day"
+    assert the_plan.losses == [] and [v.source for v in the_plan.views if v.sql] == ["shown", "later"]
+    assert verified.passed and [v.passed for v in verified.views] == [True, True], verified.to_json()
+    assert pg.execute("SELECT at, day FROM shown ORDER BY id").fetchall() == [
+        ("2024-02-29 13:14:15", "2024-02-29"), ("2023-02-25 00:00:00", "2023-02-25"), ("2024-01-01 10:00:00", "2024-01-01")]
+    assert [r[0] for r in pg.execute("SELECT id FROM later ORDER BY id")] == [1, 3]

@@ -728,7 +728,7 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         # section 3.1), whatever the other values suggest: nothing narrower than bytea holds it
         return _blob_affinity_type(stored)
     if "unix_seconds" in hints:
-        return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"]
+        return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"] + _ambiguous(hints)
     if "unix_millis" in hints:
         return "timestamptz", "unix_millis", ["unix milliseconds -> timestamptz"] + _ambiguous(hints)
     if "unix_micros" in hints:

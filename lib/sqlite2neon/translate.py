@@ -1406,7 +1406,7 @@ def _int_literal(node: exp.Expression | None) -> int | None:
 
 # --- converted columns, read as SQLite holds them --------------------------------------------------------
 
-_STORED = ("iso_text", "unix_seconds", "unix_millis")
+_STORED = ("iso_text", "unix_seconds", "unix_millis", "julian_day")
 _TIMES = ("timestamptz", "timestamp", "date")
 # Where a converted column keeps its Postgres value: an output, a grouping or ordering key, min/max/count.
 _PASS_THROUGH = (exp.Select, exp.Group, exp.Ordered, exp.Distinct, exp.Count, exp.Min, exp.Max)
@@ -1442,6 +1442,8 @@ def _stored_value(col: exp.Column) -> exp.Expression:
         value.meta["kind"] = "text"
     elif origin.convert == "unix_seconds":
         value = _pg("CAST(EXTRACT(EPOCH FROM __c__) AS BIGINT)", "bigint", c=col)
+    elif origin.convert == "julian_day":  # as julianday() writes it: SQLite's milliseconds, divided as a double
+        value = _pg(_JULIAN_OF, "double precision", t=col)
     else:
         value = _pg("CAST(EXTRACT(EPOCH FROM __c__) * 1000 AS BIGINT)", "bigint", c=col)
     value.meta.update(affinity=origin.affinity, instant=instant, convert=origin.convert)
@@ -1449,6 +1451,9 @@ def _stored_value(col: exp.Column) -> exp.Expression:
 
 
 # --- date and time functions (https://www.sqlite.org/lang_datefunc.html) -----------------------------------
+
+_JULIAN_OF = ("(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) / CAST(86400000 AS DOUBLE "
+              "PRECISION)")
 
 # ISO text SQLite reads as a time and Postgres reads the same way: a valid date, hours 00-23, at most
 # milliseconds (SQLite keeps milliseconds). Text that cannot be a time (no digit, sign or point after
@@ -1492,8 +1497,7 @@ def _date_function(name: str, args: list[exp.Expression]) -> exp.Expression:
         else:
             raise _Untranslatable(f"uses {name}() with the modifier '{modifier}', which is not translated")
     if name == "julianday":  # SQLite's milliseconds since the Julian epoch, divided as a double
-        return _pg("(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) "
-                   "/ CAST(86400000 AS DOUBLE PRECISION)", "double precision", t=at)
+        return _pg(_JULIAN_OF, "double precision", t=at)
     if name == "unixepoch":
         return _pg("CAST(FLOOR(EXTRACT(EPOCH FROM __t__)) AS BIGINT)", "bigint", t=at)
     fmt = fmt if fmt is not None else {"date": "%Y-%m-%d", "time": "%H:%M:%S", "datetime": "%Y-%m-%d %H:%M:%S"}[name]
@@ -1510,6 +1514,8 @@ def _time_value(value: exp.Expression, mods: list[str], name: str) -> exp.Expres
     if instant is not None and convert == "iso_text" and not unixepoch:
         if _kind(instant) == "date":
             return _pg("CAST(__c__ AS TIMESTAMP)", "timestamp", c=instant)
+        return _pg("__c__ AT TIME ZONE 'UTC'", "timestamp", c=instant)
+    if instant is not None and convert == "julian_day" and not unixepoch:  # SQLite reads the number as a time
         return _pg("__c__ AT TIME ZONE 'UTC'", "timestamp", c=instant)
     if instant is not None and convert == "unix_seconds" and unixepoch:
         mods.pop(0)
