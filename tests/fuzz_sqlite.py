@@ -35,16 +35,22 @@ Choices made where SQLite leaves meaning open, each stated once:
 
 - An integer (or real) in a timestamp column is read in the unit in which it lands between 1973 and
   5138: seconds below 1e11 (and below 1973, the meaning SQLite documents for integer times, datatype3
-  section 2.2), milliseconds below 1e14, microseconds above. An instant past the year 9999 may be
-  rejected or loaded. Reals are compared to the microsecond (timestamptz's resolution), within one.
-- A number DEFAULT on a timestamp column may be read in any of the three units (the README: numbers are
+  section 2.2), milliseconds below 1e14, microseconds above; except that a number from 2415020.5 to
+  2524958.5 is a Julian day (1900 to 2200; SQLite's date functions read numbers so, lang_datefunc
+  section 2, format 12), whose instant is SQLite's whole milliseconds (date.c: r*86400000 + 0.5). An
+  instant past the year 9999 may be rejected or loaded. Reals are compared to the microsecond
+  (timestamptz's resolution), within one; a real whose shortest digits go beyond a microsecond in its
+  unit (1700000000.1234567 seconds) has no timestamptz value.
+- A number DEFAULT on a timestamp column may be read in any of the four units (the README: numbers are
   read in the column's unit); a clock DEFAULT (`CURRENT_TIMESTAMP`, `unixepoch()`, ...) is equal when
   both sides read the same moment within two seconds, whatever form each gives it (the README: now()
   on a timestamp column, SQLite's text on a text column, numbers on a number column).
-- ISO text: `YYYY-MM-DD`, then optionally `T` or a space, `HH:MM`, `:SS`, a fraction of 1 to 9
-  digits, then optionally `Z` or an offset `+HH:MM`, `+HHMM`, `+HH`; naive text is UTC (README). A
-  fraction with non-zero digits beyond the sixth has no timestamptz value. In a date column only a date
-  (or a date at midnight, naive or Z) has a value.
+- ISO text is what SQLite's datetime() reads (lang_datefunc section 2, date.c), and nothing else:
+  `YYYY-MM-DD` (nothing before it), then any run of `T` and white space, `HH:MM` (hour 00-24, 24
+  being the next midnight), `:SS`, a fraction of any digits, white space, then optionally `Z`, `z` or
+  an offset `+HH:MM` (hours 00-14), white space; naive text is UTC (README). A fraction with non-zero
+  digits beyond the sixth has no timestamptz value, nor has a day the calendar lacks (2024-06-31). In a
+  date column only a date (or a date at midnight, naive, Z or +00:00) has a value.
 - A real in a numeric column means the decimal that reads back as the same double (0.1 is 0.1, not
   0.1000000000000000055...); a decimal that does not fit numeric(p,s) exactly has no value there. An
   integer in a double precision column must be exact as a double.
@@ -284,7 +290,16 @@ def blobs() -> st.SearchStrategy[str]:
 def unix_seconds() -> st.SearchStrategy[str]:
     whole = st.integers(*SECONDS).map(str)
     fraction = st.tuples(st.integers(*SECONDS), st.integers(0, 999)).map(lambda p: sql_real(p[0] + p[1] / 1000))
-    return st.one_of(whole, whole, whole, fraction, st.sampled_from(["0", "-1", "86400"]))
+    finer = st.sampled_from(["1700000000.1234567", "1700000000.123456", "1700000000.0000001"])  # beyond microseconds
+    return st.one_of(whole, whole, whole, fraction, st.sampled_from(["0", "-1", "86400"]), finer)
+
+
+def julian_days() -> st.SearchStrategy[str]:
+    """Julian day numbers as julianday() writes them (whole milliseconds since the Julian epoch, as a
+    double), whole days at noon, and reals with any fraction, from 1900 to 2200."""
+    ms = st.integers(int(2415020.5 * 86400000), int(2524958.5 * 86400000) - 1)
+    return st.one_of(ms.map(lambda n: sql_real(n / 86400000.0)), st.integers(2415021, 2524958).map(str),
+                     st.floats(2415020.5, 2524958.5, exclude_max=True).map(sql_real))
 
 
 def unix_millis() -> st.SearchStrategy[str]:
@@ -373,6 +388,7 @@ FAMILIES: dict[str, tuple[Callable[[], st.SearchStrategy[str]], list[str], list[
                 ["created_at", "updated_at", "at", "ts", "deleted_at"]),
     "millis": (unix_millis, ["DATETIME", "TIMESTAMP", "INTEGER", "BIGINT"], ["created_at", "sent_at", "ts"]),
     "micros": (unix_micros, ["DATETIME", "TIMESTAMP", "INTEGER"], ["created_at", "ts"]),
+    "julian": (julian_days, ["DATETIME", "TIMESTAMP", "DATE", "REAL", ""], ["created_at", "updated", "seen_at", "ts"]),
     "iso": (iso_texts, ["DATETIME", "TIMESTAMP", "TEXT", ""], ["created_at", "happened_at", "start_time", "updated"]),
     "date": (dates, ["DATE", "TEXT"], ["birth_date", "due_on", "date"]),
     "json": (json_texts, ["JSON", "TEXT", ""], ["tags", "meta", "payload"]),
@@ -384,6 +400,7 @@ FAMILIES: dict[str, tuple[Callable[[], st.SearchStrategy[str]], list[str], list[
 # what a column of each family is found holding besides its own values
 NEIGHBOURS = {"int": ["real", "text"], "real": ["int", "text"], "text": ["int", "real", "blob"], "blob": ["text", "int"],
               "seconds": ["iso", "millis"], "millis": ["iso", "seconds", "text"], "micros": ["iso", "millis"], "iso": ["seconds", "millis", "date"],
+              "julian": ["iso", "seconds"],
               "date": ["iso", "text"], "json": ["text"], "bool": ["int", "text"], "decimal": ["real", "int", "text"]}
 
 
@@ -397,6 +414,7 @@ def family_defaults(family: str) -> st.SearchStrategy[str]:
         "seconds": ["CURRENT_TIMESTAMP", "(unixepoch())", "(strftime('%s','now'))", "0"],
         "millis": ["0", "1700000000000"],
         "micros": ["0"],
+        "julian": ["(julianday('now'))", "2460000.5"],
         "iso": ["CURRENT_TIMESTAMP", "(datetime('now'))", "'2024-01-01 00:00:00'", "'2024-01-01T10:00:00Z'"],
         "date": ["CURRENT_DATE", "'2024-01-01'"],
         "json": ["'[]'", "'{}'", "'{\"a\": 1}'"],
@@ -620,9 +638,12 @@ YEAR_1_US = -62_135_596_800_000_000
 YEAR_10000_US = 253_402_300_800_000_000
 MILLIS_FROM = 10**11  # an epoch number this large is milliseconds (as seconds: after the year 5138)
 MICROS_FROM = 10**14  # ... and this large microseconds (as milliseconds: after the year 5138)
+SQLITE_SPACE = "[ \t\n\v\f\r]"  # sqlite3Isspace
 ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII)
+    r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T \t\n\v\f\r]*"
+    r"(?:([01][0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]+))?)?" + SQLITE_SPACE + "*"
+    r"([Zz]|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?" + SQLITE_SPACE + "*)?")
+JULIAN_RANGE = (2415020.5, 2524958.5)  # 1900-01-01 to 2201-01-01 as Julian day numbers
 
 
 def decoded(raw: bytes) -> str | None:
@@ -657,13 +678,14 @@ def float_text(t: str) -> float | None:
 
 def iso_micros(text: str) -> tuple[int | None, str]:
     """(microseconds since 1970 UTC, "") for ISO 8601 text, or (None, why not)."""
-    m = ISO.fullmatch(text.strip(PG_SPACE))
+    m = ISO.fullmatch(text)
     if not m:
-        return None, "not ISO 8601 text"
+        return None, "not ISO 8601 text SQLite reads"
     y, mo, d, hh, mi, ss, frac, zone = m.groups()
     try:
-        moment = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), tzinfo=timezone.utc)
-    except ValueError:
+        moment = datetime(int(y), int(mo), int(d), tzinfo=timezone.utc) + timedelta(
+            hours=int(hh or 0), minutes=int(mi or 0), seconds=int(ss or 0))
+    except (ValueError, OverflowError):
         return None, "not a calendar date and time"
     frac = frac or ""
     if frac[6:].strip("0"):
@@ -687,10 +709,17 @@ def epoch_unit(number: int | float) -> int:
 
 
 def epoch_expect(number: int | float) -> Expect:
-    """An epoch number in a timestamp column, in the unit its magnitude says (`epoch_unit`)."""
+    """An epoch number in a timestamp column, in the unit its magnitude says (`epoch_unit`), or a Julian
+    day number as SQLite reads it (whole milliseconds since the Julian epoch, date.c setRawDateNumber)."""
     if isinstance(number, float) and not math.isfinite(number):
         return no_meaning("an infinite number is no instant")
+    if JULIAN_RANGE[0] <= number <= JULIAN_RANGE[1]:
+        micros = (math.floor(number * 86400000.0 + 0.5) - 210_866_760_000_000) * 1000
+        return Expect(lambda t: t == micros, canon=micros)
     scale = epoch_unit(number)
+    if isinstance(number, float) and -Decimal(repr(number)).normalize().as_tuple().exponent > {
+            1_000_000: 6, 1000: 3, 1: 0}[scale]:
+        return no_meaning(f"{number!r} has digits beyond a microsecond")
     exact = Decimal(number) * scale
     if not PG_MIN_US <= exact <= PG_MAX_US:
         return no_meaning(f"{number} is outside timestamptz's range")
@@ -827,14 +856,19 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
             return epoch_expect(v)
         if cls == "text" and text is not None:
             micros, why = iso_micros(text)
+            number = float(text) if DECIMAL_LITERAL.fullmatch(text.strip(" \t\n\v\f\r")) else None
+            if micros is None and number is not None and JULIAN_RANGE[0] <= number <= JULIAN_RANGE[1]:
+                # SQLite's date functions read it as a Julian day; a unix-time column need not: either is right
+                julian = epoch_expect(number)
+                return Expect(julian.matches, True, "a number as text", canon=julian.canon)
             if micros is None:
                 return no_meaning(why)
             return Expect(lambda x: x == micros, canon=micros)
         return no_meaning(f"a {cls} is not a date and time", cls == "blob")
     if base == "date":
         if cls == "text" and text is not None:
-            s = text.strip(PG_SPACE)
-            m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[Tt ]00:00(?::00(?:\.0+)?)?\s*[Zz]?)?", s)
+            m = re.fullmatch(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[T \t\n\v\f\r]*(?:00:00(?::00(?:\.0+)?)?[ \t\n\v\f\r]*"
+                             r"(?:[Zz]|[+-]00:00)?[ \t\n\v\f\r]*)?", text)
             if m:
                 try:
                     days = (date.fromisoformat(m.group(1)) - date(1970, 1, 1)).days
@@ -1498,7 +1532,9 @@ def _compare_default(conn, c: SourceColumn, tc: TargetColumn) -> tuple[str, tupl
     if expect(*src, tc.pg_type).matches(tgt) or time_dependent(c.default) and _near(src, tgt, tc.pg_type):
         return "", src, tgt
     if src[0] in ("integer", "real") and tc.pg_type.startswith("timestamp") and isinstance(tgt, int) and any(
-            abs(tgt - Decimal(src[1]) * scale) <= 1 for scale in (1_000_000, 1000, 1)):
+            abs(tgt - Decimal(src[1]) * scale) <= 1 for scale in (1_000_000, 1000, 1)) or (
+            src[0] in ("integer", "real") and tc.pg_type.startswith("timestamp") and isinstance(tgt, int)
+            and abs(tgt - (math.floor(float(src[1]) * 86400000.0 + 0.5) - 210_866_760_000_000) * 1000) <= 1):
         return "", src, tgt  # a number default is read in the column's unit (README), whichever it is
     return f"DEFAULT {c.default} became DEFAULT {tc.default}", src, tgt
 

@@ -131,6 +131,13 @@ def test_the_oracle_sees_a_value_changed_after_a_clean_migration(fuzz_url, fuzz_
     ("integer", 1700000000123, "timestamp with time zone", 1700000000123 * 10**6, False),
     ("text", b"2024-01-01 10:00:00+05:30", "timestamp with time zone", 1704083400 * 10**6, True),
     ("text", b"2024-01-01T10:00:00.1234567Z", "timestamp with time zone", 1704103200123456, False),
+    ("text", b"2024-01-01 10:00:00+0530", "timestamp with time zone", 1704083400 * 10**6, False),  # SQLite: NULL
+    ("text", b" 2024-01-01 10:00:00", "timestamp with time zone", 1704103200 * 10**6, False),  # SQLite: NULL
+    ("text", b"2024-02-29T24:00:00", "timestamp with time zone", 1709251200 * 10**6, True),  # SQLite: 1 March
+    ("real", 2460310.9166666665, "timestamp with time zone", 1704103200 * 10**6, True),  # a Julian day, SQLite's ms
+    ("real", 2460310.9166666665, "timestamp with time zone", 2460310916666, False),  # not unix seconds
+    ("real", 1700000000.1234567, "timestamp with time zone", 1700000000123457, False),  # beyond microseconds
+    ("real", 1700000000.123456, "timestamp with time zone", 1700000000123456, True),
     ("real", -0.0, "double precision", 0.0, True),  # README: -0.0 arrives as 0
     ("real", 0.1 + 0.2, "numeric(5,2)", fz.Decimal("0.30"), False),
     ("real", 1.5, "numeric(5,2)", fz.Decimal("1.50"), True),

@@ -137,26 +137,27 @@ ISO_VARIANTS = {
     "2000-01-01": datetime(2000, 1, 1, tzinfo=UTC),
     "2000-01-01T00:00Z": datetime(2000, 1, 1, tzinfo=UTC),
     "2000-01-01 10:30+02:00": datetime(2000, 1, 1, 8, 30, tzinfo=UTC),
-    "2000-01-01 10:30+0200": datetime(2000, 1, 1, 8, 30, tzinfo=UTC),
-    "2000-01-01 10:30+02": datetime(2000, 1, 1, 8, 30, tzinfo=UTC),
     "2000-01-01T10:30-05:30": datetime(2000, 1, 1, 16, 0, tzinfo=UTC),
     "2000-01-01 10:30": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),
     "2000-01-01T10:30:15": datetime(2000, 1, 1, 10, 30, 15, tzinfo=UTC),
     "2000-01-01T10:30:15Z": datetime(2000, 1, 1, 10, 30, 15, tzinfo=UTC),
     "2000-01-01 10:30:15.5-05:00": datetime(2000, 1, 1, 15, 30, 15, 500000, tzinfo=UTC),
-    "2000-01-01 10:30:15+0230": datetime(2000, 1, 1, 8, 0, 15, tzinfo=UTC),
-    "2000-01-01 10:30:15.1+02": datetime(2000, 1, 1, 8, 30, 15, 100000, tzinfo=UTC),
-    "2000-01-01t10:30z": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),  # RFC 3339 5.6: lower case allowed
     "2000-01-01T10:30:15z": datetime(2000, 1, 1, 10, 30, 15, tzinfo=UTC),
     "2000-01-01 10:30 +02:00": datetime(2000, 1, 1, 8, 30, tzinfo=UTC),  # SQLite reads a space before the zone
     "2000-01-01T10:30:15.25 Z": datetime(2000, 1, 1, 10, 30, 15, 250000, tzinfo=UTC),
-    " 2000-01-01T10:30Z ": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),
+    "2000-01-01T10:30Z ": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),  # white space after, never before
+    "2000-01-01T24:00": datetime(2000, 1, 2, tzinfo=UTC),  # SQLite reads hour 24 as the next day's midnight
+    "2000-01-01T24:30:15+01:00": datetime(2000, 1, 1, 23, 30, 15, tzinfo=UTC),
+    "2000-01-01TT 10:30": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),  # any run of T and spaces between
+    "2000-01-0110:30": datetime(2000, 1, 1, 10, 30, tzinfo=UTC),  # ... or none
+    "2000-01-01T": datetime(2000, 1, 1, tzinfo=UTC),
+    "2000-01-01 10:30:15.5\t+14:00\n": datetime(1999, 12, 31, 20, 30, 15, 500000, tzinfo=UTC),
 }
 
 
 def test_every_iso_variant_arrives_without_a_loss_or_a_reject(tmp_path, params_for, pg):
     """The forms of ISO 8601 text SQLite's date functions read (https://www.sqlite.org/lang_datefunc.html
-    section 2), with RFC 3339's lower case and ISO's +HHMM / +HH offsets: HH:MM with a zone
+    section 2, and date.c), and only those (test_each_d1_value_as_sqlite_reads_it): HH:MM with a zone
     (iso_minutes_with_zone_rejected) and fractions whose digits beyond the sixth are zeros
     (zero_fraction_digits_listed_as_lost) arrive, with no listed loss and no reject."""
     db = sqlite_file(tmp_path / "iso.db", "CREATE TABLE e (id INTEGER PRIMARY KEY, created_at DATETIME NOT NULL);")
@@ -198,7 +199,8 @@ def test_text_that_is_no_iso_time_is_still_rejected(tmp_path, params_for, pg):
     assert verified.passed, verified.to_json()
     assert [r[0] for r in pg.execute("SELECT id FROM e")] == [1]
     assert {k: r for k, (_, r) in _rejects(pg).items()} == {
-        k: "created_at: not a date and time" for k in ("2", "3", "4", "5")}
+        k: "created_at: not ISO 8601 text SQLite reads as a date and time (its datetime() gives NULL)"
+        for k in ("2", "3", "4", "5")}
 
 
 # --- DATE columns ------------------------------------------------------------------------------------------------
@@ -285,8 +287,8 @@ def test_defaults_read_as_the_values_are(tmp_path, params_for, pg):
     convert.py): ISO variants and number words are values; a time of day on a date column is not,
     and is listed rather than cut to its date."""
     db = sqlite_file(tmp_path / "def.db", """
-        CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME DEFAULT '2024-01-01t10:00z',
-                        at2 DATETIME DEFAULT '2024-01-01 10:00 +02', due DATE DEFAULT '2024-01-01',
+        CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME DEFAULT '2024-01-01T10:00z',
+                        at2 DATETIME DEFAULT '2024-01-01 10:00 +02:00', due DATE DEFAULT '2024-01-01',
                         n NUMERIC DEFAULT 'Infinity', x REAL DEFAULT 'NaN', p DECIMAL(5,2) DEFAULT 'nan');
         INSERT INTO t (id, due) VALUES (1, '2091-07-11 13:27');
         CREATE TABLE d (id INTEGER PRIMARY KEY, day DATE DEFAULT '2024-01-01 10:00');
@@ -319,3 +321,245 @@ def test_a_date_column_holding_times_and_unix_numbers_reads_them_as_a_datetime_c
     assert dict(pg.execute("SELECT id, due_on FROM t").fetchall()) == {
         1: datetime(2091, 7, 11, 13, 27, tzinfo=UTC), 2: datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC),
         3: datetime(2024, 2, 29, tzinfo=UTC)}
+
+
+# --- what SQLite's date functions read, and only that (issue 12: no value changed in silence) ------------------
+
+# The attack's list (D1): each text or number in a DATETIME column, and what the run makes of it: its
+# instant (UTC), "reject" (SQLite's datetime() gives NULL, or the value names no fixed instant, or no day
+# of the calendar), or "loss" (a listed loss: outside timestamp_years, digits beyond microseconds).
+D1 = {
+    "2024-02-29T24:00:00": datetime(2024, 3, 1, tzinfo=UTC),  # SQLite: hour 24 is the next midnight
+    "2024-01-01 10:00:00 +0530": "reject",  # SQLite reads offsets as +HH:MM only
+    "now": "reject",  # the time it is read: no instant to carry
+    "2024-01-01 10:00": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-01-01T10:00:00.5Z": datetime(2024, 1, 1, 10, 0, 0, 500000, tzinfo=UTC),
+    "2024-01-01 10:00:00+05": "reject",
+    "2024-01-01 10:00:60": "reject",
+    "0000-01-01 00:00:00": "loss",  # outside 1900-2200
+    "2024-1-1 10:00:00": "reject",
+    "2024-01-01 10:00:00-00:00": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-01-01T10:00:00+14:00": datetime(2023, 12, 31, 20, tzinfo=UTC),
+    "2024-01-01 10:00:00+24:00": "reject",  # SQLite's offsets go to 14 hours
+    "2024-01-01 10:00:00 Z": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-01-01 10:00:00z": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-01-01t10:00:00": "reject",  # SQLite reads an upper-case T only
+    "2460000.5": datetime(2023, 2, 25, tzinfo=UTC),  # NUMERIC affinity: the real 2460000.5, a Julian day
+    " 2024-01-01 10:00:00": "reject",  # SQLite reads no date after white space
+    "2024-01-01 10:00:00 ": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-06-31 10:00:00": "reject",  # SQLite reads 1 July; no such day for Postgres: rejected, not moved
+    "10:00:00": "reject",  # SQLite reads it on 2000-01-01
+    "2024-01-01 10:00:00.1234560": datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
+    "2024-01-01 10:00:00,5": "reject",
+    "2024-01-01 25:00:00": "reject",
+    "2024-01-01 10:00:00+05:30:00": "reject",
+    "2024-01-01 10:00:00 UTC": "reject",
+    "-0001-01-01 00:00:00": "reject",
+    "9999-12-31 23:59:59.9999999": "loss",  # outside 1900-2200, and a digit beyond microseconds
+}
+
+
+def test_each_d1_value_as_sqlite_reads_it(tmp_path, params_for, pg):
+    """Every value of the attack's list D1 in a DATETIME column: the listed losses name exactly the
+    values outside the years and beyond microseconds; each value SQLite's datetime() reads as a day of
+    the calendar arrives as SQLite's instant (checked against SQLite's own julianday() to the
+    millisecond); every other one is rejected with its reason, none loaded as some other instant."""
+    db = sqlite_file(tmp_path / "d1.db", "CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME);")
+    texts = list(D1)
+    _insert(db, "ev", [(i + 1, t) for i, t in enumerate(texts)])
+    params = params_for(db, fail_on_rejects=False)
+    source.step(params)
+    loss = {x.item: x for x in plan.step(params).losses}["value:ev.at"]
+    assert "2 text value(s) fall outside the years 1900-2200 (e.g. '0000-01-01 00:00:00')" in loss.reason
+    assert "1 value(s) have digits beyond microseconds" in loss.reason and "9999-12-31 23:59:59.9999999" in loss.reason
+
+    _, loaded, verified = migrate(params_for(db, fail_on_rejects=False, accept_losses=["value:ev.at"],
+                                             run_dir=str(tmp_path / "accepted")))
+    assert verified.passed, verified.to_json()
+    # year 0 is 1 BC, which Python's datetime cannot hold: read as unix seconds
+    got = {texts[i - 1]: v for i, v in pg.execute("SELECT id, at FROM ev WHERE at >= '0001-01-01Z'")}
+    assert pg.execute("SELECT id, extract(epoch FROM at) FROM ev WHERE at < '0001-01-01Z'").fetchall() == [
+        (8, Decimal("-62167219200.000000"))]
+    rejected = {texts[int(k) - 1]: reason for k, (_, reason) in _rejects(pg).items()}
+    assert {t: v for t, v in got.items() if D1[t] != "loss"} == {t: v for t, v in D1.items() if isinstance(v, datetime)}
+    assert set(rejected) == {t for t, v in D1.items() if v == "reject"}
+    assert got["9999-12-31 23:59:59.9999999"] == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert rejected["now"] == "at: now: SQLite reads the time it is when read, no instant"
+    assert rejected["10:00:00"] == "at: a time of day without a date (SQLite reads it on 2000-01-01)"
+    assert rejected["2024-06-31 10:00:00"] == "at: no such day in the calendar"
+    assert rejected["2024-01-01 10:00:00+24:00"].endswith("(its datetime() gives NULL)")
+    con = sqlite3.connect(db)
+    for i, text in enumerate(texts):
+        (julian,) = con.execute("SELECT julianday(at) FROM ev WHERE id = ?", (i + 1,)).fetchone()
+        if isinstance(D1[text], datetime):  # SQLite's own instant, to its millisecond
+            assert abs((julian - 2440587.5) * 86400 - D1[text].timestamp()) < 0.001, text
+        elif julian is None:
+            assert D1[text] in ("reject", "loss"), text
+
+
+# --- Julian day numbers ------------------------------------------------------------------------------------------
+
+
+def _jd(at: datetime) -> float:
+    return at.timestamp() / 86400 + 2440587.5
+
+
+def test_julian_day_numbers_arrive_as_the_instants_sqlite_reads(tmp_path, params_for, pg):
+    """Reals from julianday() (and integers, and number text in a column without affinity) in DATETIME,
+    DATE and TIMESTAMP columns, and in a REAL column named like a time: the plan shows the unit
+    julian_day and says the reading is ambiguous (as unix seconds each lands in January 1970, inside
+    the default years); each arrives as SQLite's datetime() reads it, to the millisecond."""
+    db = sqlite_file(tmp_path / "jd.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY, created DATETIME, day DATE, ts TIMESTAMP, updated_at REAL, seen_at);""")
+    con = sqlite3.connect(db)
+    con.executescript("""
+        INSERT INTO a VALUES (1, 2460000.5, 2460000.5, 2460000, 2460310.9166666665, '2460000.25');  -- text: no affinity
+        INSERT INTO a VALUES (2, julianday('2024-02-29 13:14:15.678'), 2415020.5, 2524958.25, 2451544.5, 2451545);
+        INSERT INTO a VALUES (3, NULL, 2460000.5, julianday('1999-12-31 23:59:59.999'), 2460370.25, ' 2460000.5 ');""")
+    con.commit()
+    expected = {}
+    for row in con.execute("SELECT id, strftime('%Y-%m-%d %H:%M:%f', created), strftime('%Y-%m-%d %H:%M:%f', day), "
+                           "strftime('%Y-%m-%d %H:%M:%f', ts), strftime('%Y-%m-%d %H:%M:%f', updated_at), "
+                           "strftime('%Y-%m-%d %H:%M:%f', seen_at) FROM a"):
+        expected[row[0]] = tuple(None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC) for v in row[1:])
+    con.close()
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    for name in ("created", "day", "ts", "updated_at", "seen_at"):
+        col = the_plan.table("a").column(name)
+        assert (col.pg_type, col.convert) == ("timestamptz", "julian_day"), name
+        assert any(n.startswith("Julian day numbers") for n in col.notes), col.notes
+        assert any(n.startswith("AMBIGUOUS: read as unix seconds") for n in col.notes), col.notes
+    assert the_plan.losses == []
+
+    _, loaded, verified = migrate(params)
+    assert loaded.tables[0].rejected == 0 and verified.passed, verified.to_json()
+    got = {r[0]: tuple(r[1:]) for r in pg.execute("SELECT id, created, day, ts, updated_at, seen_at FROM a")}
+    assert got == expected
+    assert got[2][0] == datetime(2024, 2, 29, 13, 14, 15, 678000, tzinfo=UTC)
+    assert got[1][3] == datetime(2024, 1, 1, 10, tzinfo=UTC)  # 2460310.9166666665: SQLite's millisecond
+
+
+def test_julian_days_outside_the_years_or_mixed_with_unix_times_are_listed(tmp_path, params_for):
+    """A Julian day outside timestamp_years is a listed loss with its year; Julian days beside unix
+    seconds fit two units: a listed loss, never a silent reading of one as the other; beside numbers
+    that fit no unit, they decide the unit, and the others are listed."""
+    db = sqlite_file(tmp_path / "jx.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY, created DATETIME);
+        INSERT INTO a VALUES (1, 2460000.5), (2, 2460001.5), (3, 2488070.5);
+        CREATE TABLE m (id INTEGER PRIMARY KEY, updated_at DATETIME);
+        INSERT INTO m VALUES (1, 2460000.5), (2, 1700000000), (3, 1700000001);
+        CREATE TABLE z (id INTEGER PRIMARY KEY, seen_at DATETIME);
+        INSERT INTO z VALUES (1, 2460000.5), (2, 0);""")
+    params = params_for(db, timestamp_years="1900-2099")
+    source.step(params)
+    the_plan = plan.step(params)
+    losses = {x.item: x.reason for x in the_plan.losses}
+    assert the_plan.table("a").column("created").convert == "julian_day"
+    assert "1 value(s) fall outside the years 1900-2099 (e.g. 2488070.5 read as Julian days is the year 2100)" \
+        in losses["value:a.created"]
+    assert the_plan.table("m").column("updated_at").convert == "unix_seconds"
+    assert "fit more than one unit" in losses["value:m.updated_at"]
+    # only the Julian days fit a unit: read so, 0 is the year -4713 (listed); read as seconds, the Julian
+    # days would land in 1970 in silence
+    assert the_plan.table("z").column("seen_at").convert == "julian_day"
+    assert "1 value(s) fall outside the years 1900-2099 (e.g. 0 read as Julian days" in losses["value:z.seen_at"]
+
+
+def test_julian_day_override_and_default(tmp_path, params_for, pg):
+    """DEFAULT (julianday('now')) on a Julian-day column is now() in Postgres, not a listed loss; an
+    override can read a column as Julian days, and its number defaults are read the same way."""
+    db = sqlite_file(tmp_path / "jdef.db", """
+        CREATE TABLE j (id INTEGER PRIMARY KEY, created_at DATETIME DEFAULT (julianday('now')), note TEXT);
+        INSERT INTO j (note) VALUES ('x'), ('y');
+        CREATE TABLE o (id INTEGER PRIMARY KEY, t REAL DEFAULT 2460000.5);
+        INSERT INTO o VALUES (1, 2460310.9166666665);""")
+    params = params_for(db, column_overrides={"o.t": {"type": "timestamptz", "convert": "julian_day"}})
+    source.step(params)
+    the_plan = plan.step(params)
+    assert the_plan.losses == []
+    assert the_plan.table("j").column("created_at").default == "now()"
+    _, loaded, verified = migrate(params)
+    assert verified.passed, verified.to_json()
+    pg.execute("INSERT INTO o (id) VALUES (2)")
+    assert dict(pg.execute("SELECT id, t FROM o")) == {1: datetime(2024, 1, 1, 10, tzinfo=UTC),
+                                                       2: datetime(2023, 2, 25, tzinfo=UTC)}
+
+
+def test_julian_day_source_forms_agree_with_sqlite(tmp_path):
+    """The instants the load computes from Julian days equal SQLite's own datetime(..., 'subsec')
+    reading (its milliseconds), across the plausible years and at random fractions."""
+    import duckdb
+
+    rng = random.Random(7)
+    numbers = [2415020.5, 2524958.5, 2440587.5, 2460000.0] + [rng.uniform(2415020.5, 2524958.5) for _ in range(500)]
+    con = sqlite3.connect(":memory:")
+    duck = duckdb.connect()
+    for x in numbers:
+        (ms,) = con.execute("SELECT CAST(round((julianday(?) - 2440587.5) * 86400000) AS INTEGER)", (x,)).fetchone()
+        (us,) = duck.execute(f"SELECT epoch_us({source.julian_instant('x')}) FROM (SELECT ?::DOUBLE AS x)", [x]).fetchone()
+        assert us == ms * 1000, x
+
+
+# --- numbers with digits beyond a microsecond, text outside the years ------------------------------------------
+
+
+def test_unix_reals_finer_than_microseconds_are_a_listed_loss(tmp_path, params_for, pg):
+    """1700000000.1234567 as unix seconds has a digit beyond microseconds: listed with its count and
+    example, as ISO text with nanoseconds is; 1700000000.5 and milliseconds with three decimals are not."""
+    db = sqlite_file(tmp_path / "sub.db", """
+        CREATE TABLE t3 (id INTEGER PRIMARY KEY, ts TIMESTAMP);
+        INSERT INTO t3 VALUES (1, 1700000000.1234567), (2, 1700000000.5), (3, 1700000000.123456);
+        CREATE TABLE ms (id INTEGER PRIMARY KEY, sent_at DATETIME);
+        INSERT INTO ms VALUES (1, 1700000000123.456), (2, 1700000000123.4567), (3, 1700000000124);""")
+    params = params_for(db)
+    source.step(params)
+    losses = {x.item: x.reason for x in plan.step(params).losses}
+    assert losses == {
+        "value:t3.ts": "1 number(s) have digits beyond microseconds as unix seconds, which timestamptz cannot hold: "
+                       "they are rounded to microseconds (e.g. 1700000000.1234567)",
+        "value:ms.sent_at": "1 number(s) have digits beyond microseconds as unix millis, which timestamptz cannot "
+                            f"hold: they are rounded to microseconds (e.g. {1700000000123.4567!r})"}
+    with pytest.raises(LossesNotAccepted):
+        load.step(params)
+    _, _, verified = migrate(params_for(db, accept_losses=["value:*"], run_dir=str(tmp_path / "accepted")))
+    assert verified.passed, verified.to_json()
+    assert dict(pg.execute("SELECT id, ts FROM t3")) == {
+        1: datetime(2023, 11, 14, 22, 13, 20, 123457, tzinfo=UTC), 2: datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC),
+        3: datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)}
+
+
+def test_iso_text_outside_the_years_is_a_listed_loss(tmp_path, params_for):
+    """ISO text falls under the same plausible years as numbers, in DATETIME and DATE columns alike, by
+    its instant in UTC (an offset can carry it over a year's end)."""
+    db = sqlite_file(tmp_path / "yr.db", """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME);
+        INSERT INTO t VALUES (1, '0000-01-01 00:00:00'), (2, '9999-12-31 23:59:59'), (3, '2024-01-01'),
+                             (4, '2200-12-31T23:30:00-01:00'), (5, '2200-12-31T23:30:00+01:00');
+        CREATE TABLE d (id INTEGER PRIMARY KEY, day DATE);
+        INSERT INTO d VALUES (1, '1899-12-31'), (2, '1900-01-01');""")
+    params = params_for(db)
+    source.step(params)
+    losses = {x.item: x.reason for x in plan.step(params).losses}
+    assert losses == {
+        "value:t.at": "3 text value(s) fall outside the years 1900-2200 (e.g. '0000-01-01 00:00:00')",
+        "value:d.day": "1 text value(s) fall outside the years 1900-2200 (e.g. '1899-12-31')"}
+
+
+def test_views_over_a_julian_day_column_read_it_as_sqlite_does(tmp_path, params_for, pg):
+    """A view sees the number SQLite holds (julianday()'s double, from the instant's milliseconds) and
+    the date functions read it as the instant: both views translate, and verification compares them."""
+    db = sqlite_file(tmp_path / "jv.db", """
+        CREATE TABLE jd (id INTEGER PRIMARY KEY, created DATETIME);
+        INSERT INTO jd VALUES (1, julianday('2024-02-29 13:14:15.678')), (2, 2460000.5), (3, julianday('2024-01-01 10:00'));
+        CREATE VIEW shown AS SELECT id, created, datetime(created) AS at, date(created) AS day FROM jd;
+        CREATE VIEW later AS SELECT id, created + 1 AS next_day FROM jd WHERE created > 2460000.5;""")
+    the_plan, _, verified = migrate(params_for(db))
+
+    assert the_plan.table("jd").column("created").convert == "julian_day"
+    assert the_plan.losses == [] and [v.source for v in the_plan.views if v.sql] == ["shown", "later"]
+    assert verified.passed and [v.passed for v in verified.views] == [True, True], verified.to_json()
+    assert pg.execute("SELECT at, day FROM shown ORDER BY id").fetchall() == [
+        ("2024-02-29 13:14:15", "2024-02-29"), ("2023-02-25 00:00:00", "2023-02-25"), ("2024-01-01 10:00:00", "2024-01-01")]
+    assert [r[0] for r in pg.execute("SELECT id FROM later ORDER BY id")] == [1, 3]

@@ -31,7 +31,7 @@ CONFLICTS = ("stop", "keep_target", "take_source")
 LOSS_KINDS = ("view", "index", "default", "collation", "check", "generated", "trigger", "virtual_table",
               "foreign_key", "value")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
-CONVERSIONS = ("none", "unix_seconds", "unix_millis", "unix_micros", "iso_text", "json", "bool01")
+CONVERSIONS = ("none", "unix_seconds", "unix_millis", "unix_micros", "julian_day", "iso_text", "json", "bool01")
 TARGET_TYPES = (
     "text", "bigint", "integer", "double precision", "boolean", "timestamptz",
     "date", "jsonb", "bytea", "numeric", "real", "smallint", "timestamp", "json", "uuid",

@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass
 
 from .plan import ColumnPlan, TablePlan
-from .source import DATE_TEXT, ISO_TEXT, register_json_functions, duck_ident, sql_string, sqlite_ident
+from .source import NUMBER_TEXT as SQLITE_NUMBER
+from .source import (DATE_TEXT, ISO_TEXT, TIME_ALONE, duck_ident, iso_instant, julian_instant, register_json_functions,
+                     sql_string, sqlite_ident)
 
 REPLACEMENT = "chr(65533)"  # U+FFFD
 # the white space Postgres' input functions skip around a number, a boolean or a date (C's isspace():
@@ -223,18 +225,39 @@ class TableRead:
             ])
             return self._finish(c, value, [], text_fails, "'not 0/1 or a boolean word'")
         if t in ("timestamptz", "timestamp"):
-            scale = {"unix_millis": "1000", "unix_micros": "1"}.get(c.convert, "1000000")
-            value = choose([
-                (is_int, f"make_timestamp(CAST({raw} AS BIGINT) * {scale})"),
-                (is_real, f"make_timestamp(CAST(round(CAST({raw} AS DOUBLE) * {scale}) AS BIGINT))"),
-                (is_text, f"CAST(TRY_CAST({_iso(text)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"),
-            ])
-            return self._finish(c, f"TRY({value})", [], text_fails, "'not a date and time'")
+            number = f"CAST({raw} AS DOUBLE)"
+            iso = iso_instant(text)
+            if c.convert == "julian_day":  # numbers, and text that is one, as SQLite's date functions read them
+                numbers = julian_instant(number)
+                iso = (f"CASE WHEN regexp_matches({text}, {sql_string(SQLITE_NUMBER)}) "
+                       f"THEN {julian_instant(f'TRY_CAST(trim({text}, {PG_SPACE}) AS DOUBLE)')} ELSE {iso} END")
+                value = choose([(is_int, numbers), (is_real, numbers), (is_text, iso)])
+            else:
+                scale = {"unix_millis": "1000", "unix_micros": "1"}.get(c.convert, "1000000")
+                value = choose([
+                    (is_int, f"make_timestamp(CAST({raw} AS BIGINT) * {scale})"),
+                    (is_real, f"make_timestamp(CAST(round({number} * {scale}) AS BIGINT))"),
+                    (is_text, iso),
+                ])
+            # text SQLite reads as a time but the calendar has not (2024-06-31), text it reads as none
+            number_why = ("'not a Julian day SQLite reads (0 to 5373484.5)'" if c.convert == "julian_day"
+                          else "'not a date and time'")
+            text_why = [
+                (f"{is_text} AND regexp_matches({text}, {sql_string(ISO_TEXT)})", "'no such day in the calendar'"),
+                (f"{is_text} AND lower({text}) = 'now'", "'now: SQLite reads the time it is when read, no instant'"),
+                (f"{is_text} AND regexp_matches({text}, {sql_string(TIME_ALONE)})",
+                 "'a time of day without a date (SQLite reads it on 2000-01-01)'"),
+                (f"{is_text} AND regexp_matches({text}, {sql_string(SQLITE_NUMBER)})",
+                 f"'a number as text, which SQLite reads as a Julian day, not as {c.convert.replace('_', ' ')}'"),
+                (is_text, "'not ISO 8601 text SQLite reads as a date and time (its datetime() gives NULL)'")]
+            whens = " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in text_why if is_text != "FALSE")
+            why = f"CASE {whens} ELSE {number_why} END" if whens else number_why
+            return self._finish(c, f"TRY({value})", [], text_fails, why)
         if t == "date":
             # a date, or a date at midnight UTC: a time of day (or an offset) is no part of a date, and
             # dropping it would change the value (the plan makes a DATE column holding times timestamptz)
-            value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), {sql_string(DATE_TEXT)}) "
-                                      f"THEN TRY_CAST(left(trim({text}, {PG_SPACE}), 10) AS DATE) END")])
+            value = choose([(is_text, f"CASE WHEN regexp_matches({text}, {sql_string(DATE_TEXT)}) "
+                                      f"THEN TRY_CAST(left({text}, 10) AS DATE) END")])
             return self._finish(c, value, [], text_fails, "'not a calendar date (or one with a time of day)'")
         if t in ("jsonb", "json"):
             # JSON jsonb cannot hold (\u0000, an unpaired surrogate escape): json keeps it, jsonb rejects the row
@@ -295,18 +318,6 @@ def _special(number: str) -> str:
     word = f"lower(ltrim({number}, '+'))"
     return (f"CASE WHEN {word} IN ('inf', 'infinity') THEN 'Infinity' WHEN {word} IN ('-inf', '-infinity') "
             f"THEN '-Infinity' WHEN {word} = 'nan' THEN 'NaN' ELSE {_plain(number)} END")
-
-
-def _iso(text: str) -> str:
-    """DuckDB SQL: ISO 8601 text (`ISO_TEXT`) in the form DuckDB's TIMESTAMPTZ cast reads; other text
-    trimmed, as it is. SQLite's date functions read forms the cast refuses: hours and minutes without
-    seconds before a zone (`10:30Z`, `10:30+02:00`), a lower-case `z`, a space before the zone
-    (https://www.sqlite.org/lang_datefunc.html section 2, "Time Values"); RFC 3339 (section 5.6) allows
-    a lower-case `t` too. Seconds `:00` are added, the letters upper-cased, the space dropped."""
-    t = f"trim({text}, {PG_SPACE})"
-    iso = f"regexp_replace(upper({t}), '^(\\d{{4}}-\\d{{2}}-\\d{{2}})[T ](\\d{{2}}:\\d{{2}})(\\s*[Z+-]|$)', '\\1T\\2:00\\3')"
-    iso = f"regexp_replace({iso}, '\\s+([Z+-])', '\\1')"
-    return f"CASE WHEN regexp_matches({t}, {sql_string(ISO_TEXT)}) THEN {iso} ELSE {t} END"
 
 
 def _plain(number: str) -> str:

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from .config import Params
 from .errors import ConfigError, LossesNotAccepted
-from .source import UNIT_SCALE, ColumnProfile, IndexProfile, SourceProfile, TableProfile
+from .source import RANGE_HINT, TIME_UNITS, ColumnProfile, IndexProfile, SourceProfile, TableProfile
 
 if TYPE_CHECKING:
     from .translate import Names
@@ -198,9 +198,13 @@ class Plan:
     bad_text: str = "replace"
 
     def lose(self, kind: str, name: str, reason: str, instead: str = "") -> Loss:
-        """List a loss (once per kind and name)."""
+        """List a loss (once per kind and name: a second reason for the same item joins the first, so
+        accepting the item is accepting every reason it shows)."""
         for loss in self.losses:
             if loss.item == f"{kind}:{name}":
+                if reason not in loss.reason.split("; "):
+                    loss.reason += f"; {reason}"
+                    loss.instead = "; ".join(dict.fromkeys(x for x in (loss.instead, instead) if x))
                 return loss
         loss = Loss(kind, name, reason, instead)
         self.losses.append(loss)
@@ -652,6 +656,8 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
     Each is a listed loss `value:table.column` with its count and an example."""
     from datetime import datetime, timedelta, timezone
 
+    from .source import unit_seconds
+
     name = f"{tp.name}.{cp.name}"
     if (m := re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type)) and (cp.decimal_shape or [0, 0])[1] > int(m.group(2)):
         lost.append(("value", name, f"values have up to {cp.decimal_shape[1]} decimal(s), and {pg_type} rounds "
@@ -664,26 +670,37 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
                      "accept the rounding"))
     if pg_type not in ("timestamptz", "timestamp", "date"):
         return
-    if convert in UNIT_SCALE and cp.outside_years.get(convert):
+    units = "convert unix_seconds, unix_millis, unix_micros or julian_day"
+    if convert in TIME_UNITS and cp.outside_years.get(convert):
         count, example = cp.outside_years[convert], cp.outside_example.get(convert, "")
         try:
-            seconds = float(example) / UNIT_SCALE[convert]
-            year = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)).year
-            shown = f"e.g. {example} read as {convert.replace('_', ' ')} is the year {year}"
+            year = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=unit_seconds(float(example), convert))).year
+            shown = f"e.g. {example} read as {_unit_words(convert)} is the year {year}"
         except (ValueError, OverflowError):
-            shown = f"e.g. {example} read as {convert.replace('_', ' ')} is no date Postgres can hold"
+            shown = f"e.g. {example} read as {_unit_words(convert)} is no date Postgres can hold"
         lost.append(("value", name, f"{count} value(s) fall outside the years {params.timestamp_years} ({shown})",
-                     "check the unit (column_overrides: convert unix_seconds, unix_millis or unix_micros), or widen "
-                     "timestamp_years"))
-    if convert in UNIT_SCALE and "ambiguous_unit" in cp.hints:
-        lost.append(("value", name, f"its numbers fit more than one unit (seconds, milliseconds, microseconds); read "
-                     f"as {convert.replace('_', ' ')}, the others would land on wrong instants",
-                     "set the unit with column_overrides (convert: unix_seconds, unix_millis or unix_micros), "
-                     "after fixing the values that use another"))
+                     f"check the unit (column_overrides: {units}), or widen timestamp_years"))
+    if cp.outside_years.get("text"):  # ISO text, in any time column: the same window as for numbers
+        lost.append(("value", name, f"{cp.outside_years['text']} text value(s) fall outside the years "
+                     f"{params.timestamp_years} (e.g. {cp.outside_example['text']!r})",
+                     "keep the text in a text column (column_overrides: type text), or widen timestamp_years"))
+    if convert in TIME_UNITS and "ambiguous_unit" in cp.hints:
+        lost.append(("value", name, f"its numbers fit more than one unit (seconds, milliseconds, microseconds, Julian "
+                     f"days); read as {_unit_words(convert)}, the others would land on wrong instants",
+                     f"set the unit with column_overrides ({units}), after fixing the values that use another"))
+    if pg_type != "date" and cp.finer_than_micros.get(convert):
+        lost.append(("value", name, f"{cp.finer_than_micros[convert]} number(s) have digits beyond microseconds as "
+                     f"{_unit_words(convert)}, which {pg_type} cannot hold: they are rounded to microseconds (e.g. "
+                     f"{cp.finer_example[convert]})", "keep the numbers in a number column (column_overrides: type "
+                     "double precision), or accept the rounding"))
     if pg_type != "date" and cp.sub_microsecond:
         lost.append(("value", name, f"{cp.sub_microsecond} value(s) have digits beyond microseconds, which "
                      f"{pg_type} cannot hold: they are cut to microseconds (e.g. {cp.sub_microsecond_example!r})",
                      "keep the text in a text column (column_overrides: type text), or accept the truncation"))
+
+
+def _unit_words(unit: str) -> str:
+    return "Julian days" if unit == "julian_day" else unit.replace("_", " ")
 
 
 def round_half_up(text: str, scale: int) -> str:
@@ -716,11 +733,13 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
         # section 3.1), whatever the other values suggest: nothing narrower than bytea holds it
         return _blob_affinity_type(stored)
     if "unix_seconds" in hints:
-        return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"]
+        return "timestamptz", "unix_seconds", ["unix seconds -> timestamptz"] + _ambiguous(hints)
     if "unix_millis" in hints:
         return "timestamptz", "unix_millis", ["unix milliseconds -> timestamptz"] + _ambiguous(hints)
     if "unix_micros" in hints:
         return "timestamptz", "unix_micros", ["unix microseconds -> timestamptz"] + _ambiguous(hints)
+    if "julian_day" in hints:
+        return "timestamptz", "julian_day", [_JULIAN_NOTE] + _ambiguous(hints) + _julian_or_seconds(cp)
     if "BOOL" in declared or "bool01" in hints:
         return "boolean", "bool01", ["0/1 -> boolean"]
     # a DATE column whose text carries times of day: a date cannot hold them, the type that can (as a
@@ -729,11 +748,11 @@ def _choose_type(cp: ColumnProfile, declared: str) -> tuple[str, str, list[str]]
              "timestamptz, so none is cut to its date"] if declared == "DATE" and cp.times_of_day else []
     if declared in ("DATETIME", "TIMESTAMP") or "TIMESTAMP" in declared or ("TIME" in declared and "iso_text" in hints) \
             or timed:
-        unit = ("unix_millis" if hints & {"millis_range", "unix_millis"} else
-                "unix_micros" if hints & {"micros_range", "unix_micros"} else "unix_seconds")
+        unit = _number_unit(hints)
         if stored <= {"text"}:
             return "timestamptz", "iso_text", timed + ["ISO text -> timestamptz (naive text read as UTC)"]
-        return "timestamptz", unit, timed + [f"numbers read as {unit.replace('_', ' ')}, text as ISO (naive as UTC)"]
+        julian = [_JULIAN_NOTE] + _julian_or_seconds(cp) if unit == "julian_day" else []
+        return "timestamptz", unit, timed + julian + [f"numbers read as {_unit_words(unit)}, text as ISO (naive as UTC)"]
     if declared == "DATE":
         return "date", "iso_text", []
     if declared == "JSON" or "json" in hints:
@@ -791,6 +810,27 @@ def _blob_affinity_type(stored: set[str]) -> tuple[str, str, list[str]]:
     return "text", "none", ["no declared type and mixed values: kept as text"]
 
 
+_JULIAN_NOTE = ("Julian day numbers (SQLite's julianday(), format 12 of lang_datefunc.html) -> timestamptz, each read "
+                "as SQLite reads it, to the millisecond")
+
+
+def _number_unit(hints: set[str]) -> str:
+    """The unit a timestamp column's numbers are read in, from the ranges they fit: seconds by default."""
+    for unit in ("unix_millis", "unix_micros", "julian_day"):
+        if hints & {unit, RANGE_HINT[unit]}:
+            return unit
+    return "unix_seconds"
+
+
+def _julian_or_seconds(cp: ColumnProfile) -> list[str]:
+    """The plan's word when Julian days are as plausible read as unix seconds: every number, read as
+    seconds, also lands inside timestamp_years (in late January 1970)."""
+    if cp.outside_years.get("unix_seconds"):
+        return []
+    return ["AMBIGUOUS: read as unix seconds every number would also land inside timestamp_years (late January "
+            "1970); Julian days were chosen. If they are seconds, set column_overrides: convert unix_seconds"]
+
+
 def _ambiguous(hints: set[str]) -> list[str]:
     return ["AMBIGUOUS: the numbers fit more than one unit; the unit most of them fit was chosen, and numbers "
             "that land outside the plausible years are a listed loss"] if "ambiguous_unit" in hints else []
@@ -803,6 +843,8 @@ def _default_convert(pg_type: str, cp: ColumnProfile) -> str:
             return "unix_millis"
         if hints & {"unix_micros", "micros_range"}:
             return "unix_micros"
+        if hints & {"julian_day", "julian_range"}:
+            return "julian_day"
         if hints & {"unix_seconds", "seconds_range"} or cp.stored_classes & {"integer", "real"}:
             return "unix_seconds"
         return "iso_text"
@@ -1253,7 +1295,7 @@ def _adopt_existing(table: TablePlan, target: dict[str, TargetColumn], owned: bo
         if tc.pg_type != col.pg_type:
             col.notes.append(f"target column is {tc.pg_type}; planned {col.pg_type}")
             col.pg_type = tc.pg_type
-            if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in ("unix_seconds", "unix_millis"):
+            if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in TIME_UNITS:
                 col.convert = "unix_seconds" if {"integer", "real"} & set(col.storage) else "iso_text"
         col.nullable = tc.nullable
         mapped.append(col)

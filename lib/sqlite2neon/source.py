@@ -30,6 +30,18 @@ MILLIS_RANGE = (SECONDS_RANGE[0] * 1000, SECONDS_RANGE[1] * 1000)
 MICROS_RANGE = (SECONDS_RANGE[0] * 1_000_000, SECONDS_RANGE[1] * 1_000_000)
 UNIT_SCALE = {"unix_seconds": 1, "unix_millis": 1_000, "unix_micros": 1_000_000}
 DEFAULT_YEARS = (1900, 2200)  # instants outside these years are implausible for an app's data
+# Julian day numbers, the numbers SQLite's date functions read (https://sqlite.org/lang_datefunc.html
+# section 2, format 12) and julianday() writes: days since noon in Greenwich on 24 November 4714 BC.
+# 1970-01-01 00:00 UTC is day 2440587.5; SQLite keeps one as whole milliseconds since that epoch
+# (date.c: iJD = r*86400000 + 0.5), and reads only numbers from 0 to 5373484.5 (the year 9999).
+JULIAN_UNIX_EPOCH = 2440587.5
+JULIAN_EPOCH_MS = 210_866_760_000_000  # 1970-01-01 00:00 UTC in SQLite's milliseconds since the Julian epoch
+JULIAN_MAX = 5373484.5
+JULIAN_RANGE = (2415020.5, 2524958.5)  # 1900-01-01 to 2201-01-01: no unix unit's range comes near
+# every unit a number in a timestamp column may be read in
+TIME_UNITS = (*UNIT_SCALE, "julian_day")
+# SQLite's white space (sqlite3Isspace: C's isspace in the C locale), as an RE2 / Python class
+SPACE = "[ \\t\\n\\x0b\\f\\r]"
 TIME_NAME = re.compile(r"(_at|_on|_time|_ts|_date|^date|^time|timestamp|^ts|^at|^when)$|^(created|updated|deleted|modified)", re.I)
 BOOL_NAME = re.compile(
     r"^(is|has|can|should|was|allow|use)_|^(resolved|done|completed|archived|active|enabled|disabled|"
@@ -57,9 +69,14 @@ class ColumnProfile:
     # (https://www.sqlite.org/datatype3.html section 7); None: BINARY, the default
     collation: str | None = None
     # numbers (integers and reals) that would be instants outside the plausible years if read in each
-    # unit: {"unix_seconds": count, ...}, with the first such number as an example
+    # unit: {"unix_seconds": count, ..., "julian_day": count}, with the first such number as an example;
+    # under "text", ISO text whose instant falls outside them
     outside_years: dict[str, int] = field(default_factory=dict)
     outside_example: dict[str, str] = field(default_factory=dict)
+    # reals with digits beyond a microsecond when read in each unix unit (1700000000.1234567 as
+    # seconds), with the first such number (its shortest digits) as an example
+    finer_than_micros: dict[str, int] = field(default_factory=dict)
+    finer_example: dict[str, str] = field(default_factory=dict)
     # ISO text with digits beyond microseconds (timestamptz holds microseconds), and one of them
     sub_microsecond: int = 0
     sub_microsecond_example: str | None = None
@@ -437,83 +454,189 @@ def _shown(hex_value: str | None, stored: set[str]) -> str | None:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-PER_COLUMN = 22  # the aggregates _count_hints computes for each column
-# ISO 8601 text as SQLite's date functions read it (https://www.sqlite.org/lang_datefunc.html section 2,
-# "Time Values"), with RFC 3339's lower-case `t` and ISO's `+HHMM` / `+HH` offsets: a date, then `T`
-# or a space, HH:MM, :SS, a fraction of any digits, `Z` or an offset (RE2 syntax, for DuckDB).
-ISO_TEXT = (r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)?)?$")
-# ... and those that are a date: a date alone, or at midnight UTC (naive or `Z`)
-DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([Tt ]00:00(:00(\.0+)?)?\s*[Zz]?)?$"
+# ISO 8601 text exactly as SQLite's date functions read it (https://www.sqlite.org/lang_datefunc.html
+# section 2, "Time Values"; date.c parseYyyyMmDd, parseHhMmSs, parseTimezone): YYYY-MM-DD (month 01-12,
+# day 01-31), then any run of `T` and white space, then HH:MM (hour 00-24, 24 being the next day's
+# midnight), :SS (00-59), a fraction of any digits, white space, `Z`, `z` or an offset +HH:MM (00-14),
+# white space to the end. Nothing may come before the date. Text SQLite's datetime() gives NULL for
+# (`+0530`, `+05`, `+24:00`, a lower-case `t`, `10:00:60`, a leading space) matches no part of it.
+# RE2 and Python syntax; the groups are year, month, day, hour, minute, second, fraction, Z, offset
+# sign, offset hours, offset minutes.
+_S = SPACE
+ISO_TEXT = (f"^([0-9]{{4}})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T{_S[1:-1]}]*"
+            f"(?:([01][0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9])(?:\\.([0-9]+))?)?{_S}*"
+            f"(?:([Zz])|([+-])(0[0-9]|1[0-4]):([0-5][0-9]))?{_S}*)?$")
+ISO_PARTS = ["y", "mo", "d", "h", "mi", "s", "f", "z", "sign", "zh", "zm"]
+# ... and those that are a date: a date alone, or at midnight UTC (naive, `Z` or +00:00)
+DATE_TEXT = (f"^[0-9]{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T{_S[1:-1]}]*"
+             f"(00:00(:00(\\.0+)?)?{_S}*([Zz]|[+-]00:00)?{_S}*)?$")
+# a time of day alone, which SQLite reads on 2000-01-01 (date.c parseHhMmSs)
+TIME_ALONE = (f"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9](\\.[0-9]+)?)?{_S}*([Zz]|[+-](0[0-9]|1[0-4]):[0-5][0-9])?{_S}*$")
+# a number as SQLite's sqlite3AtoF reads a whole text (white space around it allowed), which its date
+# functions then take for a Julian day number
+NUMBER_TEXT = f"^{_S}*[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?{_S}*$"
+
+
+def iso_instant(text: str) -> str:
+    """DuckDB SQL: the instant (TIMESTAMP, UTC) of text matching `ISO_TEXT`, as SQLite reads it (naive
+    text is UTC, hour 24 is the next day's midnight), fraction digits beyond microseconds cut; NULL for
+    other text and for a day the calendar has not (2024-06-31, which SQLite would read as 1 July)."""
+    # the parts once per value (a lambda over a one-element list): the pattern read for each part would
+    # cost ten times as much. Text that does not match gives empty parts, so no day, so NULL.
+    part = lambda k: f"coalesce(TRY_CAST(nullif(p.{k}, '') AS BIGINT), 0)"  # noqa: E731
+    day = "TRY_CAST(p.y || '-' || p.mo || '-' || p.d AS DATE)"
+    fraction = "coalesce(TRY_CAST(rpad(left(nullif(p.f, ''), 6), 6, '0') AS BIGINT), 0)"
+    offset = f"(CASE p.sign WHEN '-' THEN -1 ELSE 1 END) * ({part('zh')} * 3600 + {part('zm')} * 60)"
+    seconds = f"{part('h')} * 3600 + {part('mi')} * 60 + {part('s')} - {offset}"
+    instant = f"make_timestamp(epoch_us(CAST({day} AS TIMESTAMP)) + ({seconds}) * 1000000 + {fraction})"
+    parts = f"regexp_extract({text}, {sql_string(ISO_TEXT)}, {ISO_PARTS!r})"
+    return f"list_transform([{parts}], lambda p: {instant})[1]"
+
+
+def iso_datetime(text: str):
+    """The instant (an aware datetime, UTC) of text matching `ISO_TEXT`, as `iso_instant` computes it in
+    DuckDB: for Python's side (a DEFAULT's value); None for other text or a day the calendar has not."""
+    from datetime import datetime, timedelta, timezone
+
+    m = re.fullmatch(ISO_TEXT, text)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, frac, _, sign, zh, zm = m.groups()
+    try:
+        day = datetime(int(y), int(mo), int(d), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    offset = (-1 if sign == "-" else 1) * (int(zh or 0) * 3600 + int(zm or 0) * 60)
+    return day + timedelta(seconds=int(h or 0) * 3600 + int(mi or 0) * 60 + int(sec or 0) - offset,
+                           microseconds=int((frac or "").ljust(6, "0")[:6]))
+
+
+def julian_instant(number: str) -> str:
+    """DuckDB SQL: the instant (TIMESTAMP, UTC) of a Julian day number (a DOUBLE), as SQLite reads it:
+    rounded to whole milliseconds (date.c setRawDateNumber); NULL outside 0 to 5373484.5, which SQLite
+    does not read as a time."""
+    ms = f"CAST(floor({number} * 86400000.0 + 0.5) AS BIGINT)"
+    return (f"CASE WHEN {number} >= 0 AND {number} < {JULIAN_MAX} "
+            f"THEN make_timestamp(({ms} - {JULIAN_EPOCH_MS}) * 1000) END")
+
+
+def unit_seconds(number: float, unit: str) -> float:
+    """Unix seconds of a number read in `unit` (one of `TIME_UNITS`); a Julian day as SQLite reads it,
+    to the millisecond (https://sqlite.org/lang_datefunc.html, format 12)."""
+    if unit == "julian_day":
+        import math
+
+        return (math.floor(number * 86400000.0 + 0.5) - JULIAN_EPOCH_MS) / 1000
+    return number / UNIT_SCALE[unit]
+
+
+def unit_window(unit: str, first: int, last: int) -> tuple[float, float]:
+    """Unix seconds `first` and `last` as numbers in `unit` (one of `TIME_UNITS`)."""
+    if unit == "julian_day":
+        return first / 86400 + JULIAN_UNIX_EPOCH, last / 86400 + JULIAN_UNIX_EPOCH
+    return first * UNIT_SCALE[unit], last * UNIT_SCALE[unit]
+
+
+# the most fraction digits a number keeps in each unix unit before it passes a microsecond
+UNIT_DECIMALS = {"unix_seconds": 6, "unix_millis": 3, "unix_micros": 0}
+
+
+def _decimals(number: str) -> str:
+    """DuckDB SQL: how many decimals a DOUBLE has when written as its shortest round-trip digits."""
+    text = f"CAST({number} AS VARCHAR)"
+    mantissa = f"regexp_extract({text}, '^[^eE]*')"
+    exponent = f"coalesce(TRY_CAST(regexp_extract({text}, '[eE]([+-]?[0-9]+)$', 1) AS INTEGER), 0)"
+    fraction = f"rtrim(regexp_extract({mantissa}, '\\.([0-9]*)$', 1), '0')"
+    return f"greatest(length({fraction}) - {exponent}, 0)"
 
 
 def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int, int] = DEFAULT_YEARS) -> None:
     """Second pass, vectorised in DuckDB over the values SQLite hands out: epoch ranges of the numbers
     (integers and reals alike, whatever else the column stores), numbers outside the plausible `years`
-    in each unit, 0/1, JSON, ISO dates, digits beyond microseconds, NUL characters and invalid UTF-8
-    (counted on the raw bytes). Reals travel as `printf('%!.20e')`, which parses back to the same
-    double (the 17 digits of '%!.17g' do not at the extremes)."""
+    in each unit and reals with digits beyond a microsecond in each, 0/1, JSON, ISO dates (and those
+    outside `years`), digits beyond microseconds, NUL characters and invalid UTF-8 (counted on the raw
+    bytes). Reals travel as `printf('%!.20e')`, which parses back to the same double (the 17 digits
+    of '%!.17g' do not at the extremes)."""
     first, last = _window_seconds(years)
-    inner, aggs, wanted = [], [], []
+    inner, wanted = [], []
+    aggs: list[tuple[str, str]] = []  # (name, DuckDB aggregate), the name prefixed with the column's index
     for i, col in enumerate(columns):
         if not (col.storage["integer"] or col.storage["real"] or col.storage["text"]):
             continue
         c = sqlite_ident(col.name)
         inner += [f"CASE typeof({c}) WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'real' THEN printf('%!.20e', {c}) "
-                  f"END AS i{i}"]
+                  f"END AS i{i}", f"typeof({c}) = 'real' AS r{i}"]
         n = f"TRY_CAST(i{i} AS DOUBLE)"
-        aggs += [f"count_if({n} BETWEEN {lo} AND {hi})" for lo, hi in (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE)]
-        aggs += [f"count_if({n} IN (0, 1))"]
-        for scale in UNIT_SCALE.values():
-            outside = f"({n} < {first * scale} OR {n} > {last * scale})"
-            aggs += [f"count_if({outside})", f"first(i{i}) FILTER (WHERE {outside})"]
+        shown = f"CASE WHEN r{i} THEN CAST({n} AS VARCHAR) ELSE i{i} END"  # a real's shortest digits
+        add = lambda name, agg: aggs.append((f"{i}.{name}", agg))  # noqa: E731
+        for unit, (lo, hi) in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE)):
+            add(f"in.{unit}", f"count_if({n} BETWEEN {lo} AND {hi})")
+            lo, hi = unit_window(unit, first, last + 1)  # to the end of the last year's last second
+            outside = f"({n} < {lo} OR {n} >= {hi})"
+            add(f"out.{unit}", f"count_if({outside})")
+            add(f"out_example.{unit}", f"first({shown}) FILTER (WHERE {outside})")
+        for unit, most in UNIT_DECIMALS.items():
+            finer = f"(r{i} AND {_decimals(n)} > {most})"
+            add(f"finer.{unit}", f"count_if({finer})")
+            add(f"finer_example.{unit}", f"first({shown}) FILTER (WHERE {finer})")
+        add("zero_one", f"count_if({n} IN (0, 1))")
         if col.storage["text"]:
             inner += [f"CASE WHEN typeof({c}) = 'text' THEN hex(CAST({c} AS BLOB)) END AS h{i}"]
             text = f"try(decode(unhex(h{i})))"
             # a digit other than 0 beyond the sixth: `.0000000` has none to cut
             nanos = f"regexp_matches({text}, '\\d:\\d\\d:\\d\\d[.,]\\d{{6}}\\d*[1-9]')"
-            timed = f"(regexp_matches(trim({text}), {sql_string(ISO_TEXT)}) AND NOT regexp_matches(trim({text}), {sql_string(DATE_TEXT)}))"
-            aggs += [
-                f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))",
-                f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))",
-                f"count_if(contains({text}, chr(0)))",
-                f"count(h{i}) - count({text})",
-                f"count_if({nanos})", f"first({text}) FILTER (WHERE {nanos})",
-                f"count_if({timed})", f"first({text}) FILTER (WHERE {timed})",
-            ]
+            iso = f"regexp_matches({text}, {sql_string(ISO_TEXT)})"
+            timed = f"({iso} AND NOT regexp_matches({text}, {sql_string(DATE_TEXT)}))"
+            at = f"epoch_us({iso_instant(text)})"
+            outside = f"({at} < {first * 1_000_000} OR {at} > {last * 1_000_000 + 999_999})"
             # CASE: the Python check runs only for JSON holding an object
             repeats = (f"CASE WHEN contains({text}, '{{') AND left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}) "
                        f"THEN json_repeats_key({text}) ELSE false END")
-            aggs += [f"count_if({repeats})", f"first({text}) FILTER (WHERE {repeats})"]
             unheld = f"(contains({text}, '\\u') AND json_jsonb_cannot_hold({text}))"  # Python only where \u is
-            aggs += [f"count_if({unheld})", f"first({text}) FILTER (WHERE {unheld})"]
-        else:
-            aggs += ["0", "0", "0", "0", "0", "NULL", "0", "NULL", "0", "NULL", "0", "NULL"]
+            for name, agg in [
+                ("json", f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))"),
+                ("iso", f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))"),
+                ("nul", f"count_if(contains({text}, chr(0)))"), ("bad", f"count(h{i}) - count({text})"),
+                ("nanos", f"count_if({nanos})"), ("nanos_example", f"first({text}) FILTER (WHERE {nanos})"),
+                ("timed", f"count_if({timed})"), ("timed_example", f"first({text}) FILTER (WHERE {timed})"),
+                ("repeats", f"count_if({repeats})"), ("repeats_example", f"first({text}) FILTER (WHERE {repeats})"),
+                ("unheld", f"count_if({unheld})"), ("unheld_example", f"first({text}) FILTER (WHERE {unheld})"),
+                ("text_out", f"count_if({outside})"), ("text_out_example", f"first({text}) FILTER (WHERE {outside})"),
+            ]:
+                add(name, agg)
         wanted.append(col)
     if not wanted:
         for col in columns:
-            col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
+            col.hints = _hints(col, {}, 0, 0, 0)
         return
     register_json_functions(con)
     query = f"SELECT {', '.join(inner)} FROM {sqlite_ident(table)}"
-    row = con.execute(f"SELECT {', '.join(aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
-    for k, col in enumerate(wanted):
-        v = row[PER_COLUMN * k: PER_COLUMN * (k + 1)]
-        secs, millis, micros, zero_one = (int(x or 0) for x in v[:4])
-        for j, unit in enumerate(UNIT_SCALE):
-            count, example = int(v[4 + 2 * j] or 0), v[5 + 2 * j]
-            if count:
-                col.outside_years[unit] = count
-                col.outside_example[unit] = str(example)
-        json_n, iso_n, nul_n, bad_n, nanos_n, nanos_example = v[10:16]
-        col.hints = _hints(col, secs, millis, micros, zero_one, int(json_n or 0), int(iso_n or 0))
-        col.nul_values, col.bad_utf8_values = int(nul_n or 0), int(bad_n or 0)
-        col.sub_microsecond, col.sub_microsecond_example = int(nanos_n or 0), nanos_example
-        col.times_of_day, col.times_of_day_example = int(v[16] or 0), v[17]
-        col.json_repeated_keys, col.json_repeated_example = int(v[18] or 0), v[19]
-        col.json_unheld, col.json_unheld_example = int(v[20] or 0), v[21]
-    for col in columns:
+    row = con.execute(f"SELECT {', '.join(a for _, a in aggs)} FROM sqlite_query('src', {sql_string(query)})").fetchone()
+    got = dict(zip((name for name, _ in aggs), row))
+    for i, col in enumerate(columns):
         if col not in wanted:
-            col.hints = _hints(col, 0, 0, 0, 0, 0, 0)
+            col.hints = _hints(col, {}, 0, 0, 0)
+            continue
+        v = lambda name: got.get(f"{i}.{name}")  # noqa: E731
+        count = lambda name: int(v(name) or 0)  # noqa: E731
+        for unit in TIME_UNITS:
+            if count(f"out.{unit}"):
+                col.outside_years[unit] = count(f"out.{unit}")
+                col.outside_example[unit] = str(v(f"out_example.{unit}"))
+        for unit in UNIT_DECIMALS:
+            if count(f"finer.{unit}"):
+                col.finer_than_micros[unit] = count(f"finer.{unit}")
+                col.finer_example[unit] = str(v(f"finer_example.{unit}"))
+        if count("text_out"):
+            col.outside_years["text"] = count("text_out")
+            col.outside_example["text"] = v("text_out_example")
+        col.hints = _hints(col, {unit: count(f"in.{unit}") for unit in TIME_UNITS}, count("zero_one"), count("json"),
+                           count("iso"))
+        col.nul_values, col.bad_utf8_values = count("nul"), count("bad")
+        col.sub_microsecond, col.sub_microsecond_example = count("nanos"), v("nanos_example")
+        col.times_of_day, col.times_of_day_example = count("timed"), v("timed_example")
+        col.json_repeated_keys, col.json_repeated_example = count("repeats"), v("repeats_example")
+        col.json_unheld, col.json_unheld_example = count("unheld"), v("unheld_example")
 
 
 def json_repeats_key(text: str | None) -> bool:
@@ -744,11 +867,18 @@ def _check_violations(con, table: str, check: str) -> int:
         return 0
 
 
-def _hints(col: ColumnProfile, secs: int, millis: int, micros: int, zero_one: int, json_n: int,
-           iso_n: int) -> list[str]:
+# the hint for numbers that all fit one unit: the unit itself in a column named or declared like a time,
+# else only that they fit its range
+RANGE_HINT = {"unix_seconds": "seconds_range", "unix_millis": "millis_range", "unix_micros": "micros_range",
+              "julian_day": "julian_range"}
+
+
+def _hints(col: ColumnProfile, fits: dict[str, int], zero_one: int, json_n: int, iso_n: int) -> list[str]:
     """What the values suggest. A timestamp unit is decided from the numbers alone (integers and reals),
     whatever else the column also stores: text written by `DEFAULT CURRENT_TIMESTAMP` beside Prisma's
-    milliseconds does not make them seconds. Numbers in more than one unit's range are `ambiguous_unit`."""
+    milliseconds does not make them seconds. `fits`: per unit of `TIME_UNITS`, how many numbers fall in
+    its plausible range (2000-2100 for the unix units, 1900-2200 for Julian days). Numbers in more than
+    one unit's range are `ambiguous_unit`."""
     numbers = col.storage.get("integer", 0) + col.storage.get("real", 0)
     values = sum(v for k, v in col.storage.items() if k != "null")
     if not values:
@@ -756,17 +886,21 @@ def _hints(col: ColumnProfile, secs: int, millis: int, micros: int, zero_one: in
     hints = []
     time_like = bool(TIME_NAME.search(col.name)) or "TIME" in col.declared_type.upper() or "DATE" in col.declared_type.upper()
     if numbers:
-        units = [(n, unit) for n, unit in ((secs, "seconds"), (millis, "millis"), (micros, "micros")) if n]
+        units = [(n, unit) for unit, n in fits.items() if n]
         if len(units) == 1 and units[0][0] == numbers:
             unit = units[0][1]
-            hints.append(f"unix_{unit}" if time_like else f"{unit}_range")
+            hints.append(unit if time_like else RANGE_HINT[unit])
+        elif len(units) == 1 and units[0][1] == "julian_day" and time_like:
+            # read as seconds, the Julian days would land in January 1970, inside the plausible years, in
+            # silence; read as Julian days, the other numbers land outside them: a listed loss
+            hints.append("julian_day")
         elif len(units) > 1:
             hints.append("ambiguous_unit")
             most = max(units)[1]  # the unit most numbers fit; the plausible-years check catches the rest
             if time_like and sum(n for n, _ in units) == numbers:
-                hints.append(f"unix_{most}")
+                hints.append(most)
     texts = col.storage.get("text", 0)
-    if texts and iso_n == texts and (not numbers or any(h.startswith("unix_") for h in hints)):
+    if texts and iso_n == texts and (not numbers or any(h in TIME_UNITS for h in hints)):
         hints.append("iso_text")
     if json_n == values:
         hints.append("json")

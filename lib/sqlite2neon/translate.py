@@ -1406,7 +1406,7 @@ def _int_literal(node: exp.Expression | None) -> int | None:
 
 # --- converted columns, read as SQLite holds them --------------------------------------------------------
 
-_STORED = ("iso_text", "unix_seconds", "unix_millis")
+_STORED = ("iso_text", "unix_seconds", "unix_millis", "julian_day")
 _TIMES = ("timestamptz", "timestamp", "date")
 # Where a converted column keeps its Postgres value: an output, a grouping or ordering key, min/max/count.
 _PASS_THROUGH = (exp.Select, exp.Group, exp.Ordered, exp.Distinct, exp.Count, exp.Min, exp.Max)
@@ -1442,6 +1442,8 @@ def _stored_value(col: exp.Column) -> exp.Expression:
         value.meta["kind"] = "text"
     elif origin.convert == "unix_seconds":
         value = _pg("CAST(EXTRACT(EPOCH FROM __c__) AS BIGINT)", "bigint", c=col)
+    elif origin.convert == "julian_day":  # as julianday() writes it: SQLite's milliseconds, divided as a double
+        value = _pg(_JULIAN_OF, "double precision", t=col)
     else:
         value = _pg("CAST(EXTRACT(EPOCH FROM __c__) * 1000 AS BIGINT)", "bigint", c=col)
     value.meta.update(affinity=origin.affinity, instant=instant, convert=origin.convert)
@@ -1449,6 +1451,9 @@ def _stored_value(col: exp.Column) -> exp.Expression:
 
 
 # --- date and time functions (https://www.sqlite.org/lang_datefunc.html) -----------------------------------
+
+_JULIAN_OF = ("(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) / CAST(86400000 AS DOUBLE "
+              "PRECISION)")
 
 # ISO text SQLite reads as a time and Postgres reads the same way: a valid date, hours 00-23, at most
 # milliseconds (SQLite keeps milliseconds). Text that cannot be a time (no digit, sign or point after
@@ -1492,8 +1497,7 @@ def _date_function(name: str, args: list[exp.Expression]) -> exp.Expression:
         else:
             raise _Untranslatable(f"uses {name}() with the modifier '{modifier}', which is not translated")
     if name == "julianday":  # SQLite's milliseconds since the Julian epoch, divided as a double
-        return _pg("(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) "
-                   "/ CAST(86400000 AS DOUBLE PRECISION)", "double precision", t=at)
+        return _pg(_JULIAN_OF, "double precision", t=at)
     if name == "unixepoch":
         return _pg("CAST(FLOOR(EXTRACT(EPOCH FROM __t__)) AS BIGINT)", "bigint", t=at)
     fmt = fmt if fmt is not None else {"date": "%Y-%m-%d", "time": "%H:%M:%S", "datetime": "%Y-%m-%d %H:%M:%S"}[name]
@@ -1510,6 +1514,8 @@ def _time_value(value: exp.Expression, mods: list[str], name: str) -> exp.Expres
     if instant is not None and convert == "iso_text" and not unixepoch:
         if _kind(instant) == "date":
             return _pg("CAST(__c__ AS TIMESTAMP)", "timestamp", c=instant)
+        return _pg("__c__ AT TIME ZONE 'UTC'", "timestamp", c=instant)
+    if instant is not None and convert == "julian_day" and not unixepoch:  # SQLite reads the number as a time
         return _pg("__c__ AT TIME ZONE 'UTC'", "timestamp", c=instant)
     if instant is not None and convert == "unix_seconds" and unixepoch:
         mods.pop(0)
@@ -1821,7 +1827,7 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
     import math
 
     from .convert import FALSE_WORDS, TRUE_WORDS
-    from .source import DATE_TEXT, ISO_TEXT
+    from .source import DATE_TEXT, JULIAN_MAX, TIME_UNITS, iso_datetime, unit_seconds
 
     if value is None:
         return "NULL", ""
@@ -1863,15 +1869,15 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
         return None, f"SQLite stores {_shown(value)}, not 0/1 or a boolean word (the load would reject it)"
     if base in ("timestamptz", "timestamp"):
         try:
-            if number is not None:
-                seconds = number / 1000 if convert == "unix_millis" else number
-                at = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
-            elif isinstance(value, str) and re.match(ISO_TEXT, value.strip()):  # as convert._iso reads it
-                # timestamptz keeps microseconds (PostgreSQL docs, 8.5.1): Python cuts further digits in silence
+            if number is not None:  # in the column's unit, as the load reads it (iso_text columns: seconds)
+                unit = convert if convert in TIME_UNITS else "unix_seconds"
+                if unit == "julian_day" and not 0 <= number < JULIAN_MAX:
+                    return None, cannot
+                at = dt.datetime.fromtimestamp(unit_seconds(number, unit), dt.timezone.utc)
+            elif isinstance(value, str) and (at := iso_datetime(value)) is not None:  # as the load reads it
+                # timestamptz keeps microseconds (PostgreSQL docs, 8.5.1): the load cuts further digits
                 if (m := re.search(r":\d\d[.,]\d{6}(\d+)", value)) and m.group(1).strip("0"):
                     return None, f"SQLite stores {_shown(value)}, with digits beyond microseconds, which {pg_type} cuts"
-                at = dt.datetime.fromisoformat(re.sub(r"\s+(?=[Z+-])", "", value.strip().upper()))
-                at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at
             else:
                 return None, cannot
         except (ValueError, OverflowError, OSError):
@@ -1882,8 +1888,7 @@ def _constant_default(value, pg_type: str, convert: str) -> tuple[str | None, st
     if base == "date":
         try:
             # a date, or one at midnight UTC: a time of day is no part of it (convert.py's date branch)
-            day = dt.date.fromisoformat(value.strip()[:10]) if isinstance(value, str) and re.match(
-                DATE_TEXT, value.strip()) else None
+            day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) and re.match(DATE_TEXT, value) else None
         except ValueError:
             day = None
         return (_pg_string(day.isoformat()) + "::date", "") if day else (None, cannot)
@@ -2015,8 +2020,9 @@ def _clock_default(clock: _Clock, affinity: str, pg_type: str, convert: str) -> 
         if kind == "text" and clock.fmt and _ISO_FORMAT.fullmatch(clock.fmt.replace("%F", "%Y-%m-%d").replace("%T", "%H:%M:%S")):
             unit = ("second" if re.search(r"%[STf]", clock.fmt) else "minute" if re.search(r"%[MR]", clock.fmt)
                     else "day")
-        elif kind in ("integer", "real") and clock.number in ("epoch", "epoch_ms") and convert != "unix_millis":
-            unit = "second"
+        elif kind in ("integer", "real") and (clock.number in ("epoch", "epoch_ms") and convert not in (
+                "unix_millis", "unix_micros", "julian_day") or clock.number == "julian" and convert == "julian_day"):
+            unit = "second"  # the clock's number, read in the unit the load reads the column's numbers in
         else:
             return cannot
         if unit == "second" and not clock.local:

@@ -434,6 +434,9 @@ class _Readers:
                 return sql.SQL("CAST(extract(epoch FROM {}) AS bigint)").format(c)
             if convert == "unix_millis":
                 return sql.SQL("CAST(extract(epoch FROM {}) * 1000 AS bigint)").format(c)
+            if convert == "julian_day":  # as julianday() writes it
+                return sql.SQL("(CAST(extract(epoch FROM {}) * 1000 AS bigint) + 210866760000000) / "
+                               "86400000::float8").format(c)
             if pg_type == "date":
                 return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(c)
             return sql.SQL("CAST(extract(epoch FROM {}) * 1000000 AS bigint)").format(c)
