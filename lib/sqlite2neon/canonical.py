@@ -98,7 +98,9 @@ def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
     than 17 significant digits in a float column (its exact digits), number text in an integer column
     (its spelling: '007' is not 7), text with a UTC offset in a timestamp column (its time of day as
     written, which Postgres' own timestamp input keeps), text in a uuid column (its spelling), JSON
-    repeating a key in an adopted jsonb column (which keeps the last). `kept`
+    repeating a key in a jsonb column (which keeps the last). Spellings count where the type is given
+    (`ColumnPlan.type_given`: the target's column, an override); the plan's own types read text as
+    SQLite's affinity would (' 5' in an INTEGER column is 5). `kept`
     (default: the column's value loss is listed and accepted) compares the value as the target keeps it."""
     col, cv = read.table.columns[i], read.converted[i]
     kept = col.loss_accepted if kept is None else kept
@@ -112,14 +114,14 @@ def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
         cases.append((f"{cv.is_int} AND abs(TRY_CAST({cv.raw} AS HUGEINT)) > {2 ** 53}", _duck_float_form(cv.raw)))
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND NOT isinf({cv.value}) AND NOT isnan({cv.value}) "
                       f"AND {_significant_digits(number)} > 17", _duck_float_form(number)))
-    elif t in ("bigint", "integer", "smallint"):
+    elif t in ("bigint", "integer", "smallint") and col.type_given:
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL", cv.text))
     elif t == "timestamp":
         text = f"trim({cv.text}, {PG_SPACE})"
         wall = f"TRY_CAST(regexp_replace({_iso(cv.text)}, '\\s*([+-]\\d\\d(:?\\d\\d)?)$', '') AS TIMESTAMP)"
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND regexp_matches({text}, {sql_string(_OFFSET)})",
                       f"CAST(epoch_us({wall}) AS VARCHAR)"))
-    elif t == "uuid":
+    elif t == "uuid" and col.type_given:
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL", cv.text))
     elif t == "jsonb" and col.type_given:  # the plan's own jsonb holds no repeated key (the profile counts them)
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND json_repeats_key({cv.text})",

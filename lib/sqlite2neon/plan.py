@@ -53,8 +53,9 @@ class ColumnPlan:
     # SQLite's values as the target keeps them (rounded to the scale, as a float4, ...), else each
     # changed value is a difference
     loss_accepted: bool = False
-    # "target": the type is the one of the column already in the target (not chosen from the values),
-    # so the plan checks every value against it (_target_type_losses)
+    # "target": the type is the one of the column already in the target, "override": column_overrides
+    # names it; "": the plan chose it from the values. A given type has every value checked against it
+    # (_target_type_losses)
     type_given: str = ""
 
 
@@ -643,7 +644,8 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
                       declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
-                      pg_collation=pg_collation, rounds_to_scale=rounds)
+                      pg_collation=pg_collation, rounds_to_scale=rounds,
+                      type_given="override" if "type" in override else "")
 
 
 def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, params: Params,
@@ -1414,8 +1416,9 @@ def _target_type_losses(plan: Plan, params: Params) -> None:
     from .config import resolve_path
     from .source import open_source
 
-    tables = [(t, [i for i, c in enumerate(t.columns) if c.type_given and _type_family(c.pg_type)])
-              for t in plan.tables]
+    # an override's rounding is listed from the profile (_value_losses)
+    tables = [(t, [i for i, c in enumerate(t.columns) if c.type_given and _type_family(c.pg_type)
+                   and not (c.type_given == "override" and c.rounds_to_scale is not None)]) for t in plan.tables]
     tables = [(t, columns) for t, columns in tables if columns and t.rows]
     if not tables:
         return
@@ -1440,8 +1443,9 @@ def _target_type_losses(plan: Plan, params: Params) -> None:
                 col = table.columns[i]
                 reason = _TYPE_CHANGES[_type_family(col.pg_type)].format(n=n, example=example, kept=kept,
                                                                          type=col.pg_type)
-                plan.lose("value", f"{table.source}.{col.source}", f"the target column {table.target}.{col.target} is "
-                          f"{col.pg_type}: {reason}", "change the target column's type to one that holds them "
+                given = (f"the target column {table.target}.{col.target} is" if col.type_given == "target" else
+                         f"column_overrides makes {table.source}.{col.source}")
+                plan.lose("value", f"{table.source}.{col.source}", f"{given} {col.pg_type}: {reason}", "change the target column's type to one that holds them "
                           "(the plan's own choice is in its notes), or accept: verification then compares the values "
                           "as the target keeps them")
     finally:
