@@ -204,4 +204,14 @@ def test_unqualified_target_ddl_creates_its_tables_in_the_target_schema(tmp_path
     assert the_plan.table("zz").exists and verified.passed, verified.to_json()
     assert pg.execute("SELECT to_regclass('public.zz')").fetchone()[0] is None
     assert pg.execute("SELECT id, v, app_col FROM s_e8.zz").fetchall() == [(1, "a", "x")]
-    assert pg.execute("SHOW search_path").fetchone()[0] == '"$user", public'
+
+
+def test_overridden_types_are_checked_like_the_target_s(tmp_path, params_for):
+    """column_overrides gives a type as a target table does: what it changes is listed the same way."""
+    db = sqlite_file(tmp_path / "o.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT, zip TEXT);
+        INSERT INTO a VALUES (1, '2024-01-01 10:00:00+05:30', '007'), (2, '2024-01-01 10:00:00', '12');""")
+    losses = _planned_losses(params_for(db, column_overrides={"a.v": {"type": "timestamp"}, "a.zip": {"type": "bigint"}}))
+    assert set(losses) == {"value:a.v", "value:a.zip"}, losses
+    assert losses["value:a.v"].startswith("column_overrides makes a.v timestamp: 1 value(s) carry a UTC offset")
+    assert "'007' becomes 7" in losses["value:a.zip"]
