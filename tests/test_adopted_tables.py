@@ -215,3 +215,16 @@ def test_overridden_types_are_checked_like_the_target_s(tmp_path, params_for):
     assert set(losses) == {"value:a.v", "value:a.zip"}, losses
     assert losses["value:a.v"].startswith("column_overrides makes a.v timestamp: 1 value(s) carry a UTC offset")
     assert "'007' becomes 7" in losses["value:a.zip"]
+
+
+def test_numbers_in_an_adopted_timestamp_column_are_checked_for_plausible_years(tmp_path, params_for):
+    """Numbers a timestamp column reads as unix seconds (the plan chose bigint for them: no unit fits)
+    are checked against the plausible years as the plan's own timestamps are, before anything is written."""
+    db = sqlite_file(tmp_path / "y.db", """
+        CREATE TABLE e (id INTEGER PRIMARY KEY, n INTEGER);
+        INSERT INTO e VALUES (1, 1700000000000000000), (2, 1700000000000000001);""")
+    losses = _planned_losses(params_for(db, target_schema=SCHEMA, target_ddl=_ddl(tmp_path, f"""
+        CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+        CREATE TABLE {SCHEMA}.e (id bigint PRIMARY KEY, n timestamptz);""")))
+    assert list(losses) == ["value:e.n"], losses
+    assert "2 value(s) fall outside the years 1900-2200" in losses["value:e.n"]

@@ -578,7 +578,7 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         if planned is not None:
             table.indexes.append(planned)
     if target is not None:
-        _adopt_existing(tp, table, target, owned)
+        _adopt_existing(tp, table, target, owned, params)
     return table
 
 
@@ -1226,12 +1226,15 @@ _PG_TYPE_NAMES = {
 }
 
 
-def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, TargetColumn], owned: bool) -> None:
+def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, TargetColumn], owned: bool,
+                    params: Params) -> None:
     """The target table exists: map columns by name (case and underscores ignored), convert each value
     to the type the target column has, and account for the columns on either side that do not map: a
     source column holding values with no target column is a listed loss (`column:table.column`); two
     source columns matching one target column stop the plan (ConfigError). Values the target's types
-    would change are listed by the plan step (_target_type_losses), which reads them."""
+    would change are listed by the plan step (_target_type_losses), which reads them; instants a
+    timestamp or date column would read outside the plausible years are listed from the profile
+    (_value_losses), as for the plan's own types."""
     table.exists = True
     table.owned = owned
     table.notes.append("target table exists (created by an earlier run): loading into it" if owned
@@ -1255,8 +1258,10 @@ def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, Target
             col.pg_type, col.type_given = tc.pg_type, "target"
             scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", tc.pg_type)
             col.rounds_to_scale = int(scale.group(1)) if scale else None
-            if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in ("unix_seconds", "unix_millis"):
+            if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in UNIT_SCALE:
                 col.convert = "unix_seconds" if {"integer", "real"} & set(col.storage) else "iso_text"
+            if tc.pg_type in ("timestamptz", "timestamp", "date"):
+                _value_losses(tp, tp.column(col.source), tc.pg_type, col.convert, params, table.losses)
         col.nullable = tc.nullable
         mapped[name] = col
     table.columns = list(mapped.values())
