@@ -1344,7 +1344,9 @@ def step(params: Params) -> Plan:
     """The plan notebook's work: profile (from the run directory) + target's existing tables -> plan.
 
     A `target_ddl` file is run inside a transaction that is rolled back, so the plan sees the tables it
-    creates while nothing is written; the load step runs it for real."""
+    creates while nothing is written; the load step runs it for real. Columns whose type a target table
+    (or column_overrides) gives have their values read from SQLite, and those the type would change are
+    listed losses (_target_type_losses)."""
     from pathlib import Path
 
     from . import record
