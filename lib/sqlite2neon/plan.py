@@ -1402,6 +1402,8 @@ _TYPE_CHANGES = {
 
 
 def _type_family(pg_type: str) -> str | None:
+    """The key of _TYPE_CHANGES for a type that can change a value it accepts; None for the others
+    (text, numeric, timestamptz, boolean, ... keep every value they accept, or refuse it)."""
     from .convert import CHAR, NUMERIC
 
     if pg_type in ("bigint", "integer", "smallint"):
@@ -1410,7 +1412,7 @@ def _type_family(pg_type: str) -> str | None:
         return "numeric"
     if CHAR.fullmatch(pg_type):
         return "char"
-    return pg_type if pg_type in _TYPE_CHANGES else None
+    return pg_type if pg_type in ("real", "double precision", "timestamp", "uuid", "jsonb") else None
 
 
 def _target_type_losses(plan: Plan, params: Params) -> None:
