@@ -15,7 +15,8 @@ Postgres expression over the loaded column. Equal values give equal text:
   digits: at a tie (4.20421503953307e16) Postgres' shortest form takes 17 digits where DuckDB's
   takes 15, for the same double
 - bytea: lower-case hex
-- uuid: lower-case hex digits without hyphens
+- uuid: lower-case, hyphens 8-4-4-4-12 (as Postgres prints it)
+- char(n): padded with spaces to n (as Postgres returns it)
 - text, varchar, json: the text (after the documented NUL / UTF-8 replacement)
 - jsonb: Postgres' own `jsonb::text` form (keys ordered by length then bytes, `", "` and `": "`)
 
@@ -31,7 +32,8 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from .convert import NUMERIC, TableRead
+from .convert import CHAR, NUMERIC, PG_SPACE, TableRead
+from .source import iso_instant, sql_string
 from .plan import ColumnPlan, TablePlan
 
 SEPARATOR = "chr(31)"
@@ -53,7 +55,11 @@ def _float_form(text: str, regex_extract) -> str:
     return f"{sign} || {significant} || 'e' || CAST({point} - length({significant}) AS VARCHAR)"
 
 
-def source_expr(col: ColumnPlan, value: str) -> str:
+def source_expr(col: ColumnPlan, value: str, kept: bool | None = None) -> str:
+    """DuckDB SQL: the canonical form of a converted value (`convert.Converted.value`). `kept` (default:
+    the column's value loss is accepted) gives the value as the target type keeps it: a float4, numeric
+    rounded to its scale, char(n) padded; otherwise as the conversion gives it."""
+    kept = col.loss_accepted if kept is None else kept
     t = col.pg_type
     if t in ("timestamptz", "timestamp"):
         return f"CAST(epoch_us({value}) AS VARCHAR)"
@@ -64,28 +70,87 @@ def source_expr(col: ColumnPlan, value: str) -> str:
     if t in ("bigint", "integer", "smallint"):
         return f"CAST({value} AS VARCHAR)"
     if t in ("double precision", "real"):
-        v = f"CAST({value} AS FLOAT)" if t == "real" else value
+        v = f"CAST({value} AS FLOAT)" if t == "real" and kept else value
         text = f"lower(CAST({v} AS VARCHAR))"
         digits = f"printf('%.16e', CAST({v} AS DOUBLE))"
-        form = _float_form(digits, lambda x: f"regexp_extract({x}, '[eE]([+-]?[0-9]+)$', 1)")
         return (f"CASE WHEN isnan({v}) THEN 'nan' WHEN isinf({v}) THEN {text} WHEN {v} = 0 THEN '0' "
-                f"ELSE {form} END")
+                f"ELSE {_duck_float_form(digits)} END")
     if t == "numeric" or NUMERIC.fullmatch(t):
         # the number SQLite holds, exactly: never rounded to the column's scale first, so a value the
         # column rounds (numeric(5,2) holding 12.345) is a difference, not a match
-        if col.rounding_accepted:  # the listed and accepted loss: compare with the value Postgres rounds
+        if kept and col.rounds_to_scale is not None:  # the accepted loss: the value Postgres rounds
             value = f"round_half_up({value}, {col.rounds_to_scale})"
-        n = f"regexp_replace(trim({value}), '^[+]', '')"
-        n = f"CASE WHEN contains({n}, '.') THEN rtrim(rtrim({n}, '0'), '.') ELSE {n} END"
-        n = f"regexp_replace(regexp_replace({n}, '^(-?)0+([0-9])', '\\1\\2'), '^(-?)[.]', '\\10.')"
-        return f"CASE WHEN {n} IN ('-0', '', '-') THEN '0' ELSE {n} END"
+        return _decimal_form(value)
     if t == "bytea":
         return f"lower(hex({value}))"
-    if t == "uuid":
-        return f"replace({value}, '-', '')"
+    if t == "uuid":  # as Postgres prints a uuid: lower case, hyphens 8-4-4-4-12
+        return f"regexp_replace(replace({value}, '-', ''), '^(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})$', '\\1-\\2-\\3-\\4-\\5')"
     if t == "jsonb":
         return f"jsonb_text({value})"
+    if (m := CHAR.fullmatch(t)) and kept:  # char(n) pads with spaces (PostgreSQL docs, 8.3)
+        return f"rpad({value}, {m.group(1)}, ' ')"
     return value
+
+
+def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
+    """DuckDB SQL: column `i`'s canonical form on the SQLite side, from the value as SQLite holds it,
+    so a value the target type changes is a difference: an integer beyond 2^53 or number text with more
+    than 17 significant digits in a float column (its exact digits), number text in an integer column
+    (its spelling: '007' is not 7), text with a UTC offset in a timestamp column (its time of day as
+    written, which Postgres' own timestamp input keeps), text in a uuid column (its spelling), JSON
+    repeating a key in a jsonb column (which keeps the last). Spellings count where the type is given
+    (`ColumnPlan.type_given`: the target's column, an override); the plan's own types read text as
+    SQLite's affinity would (' 5' in an INTEGER column is 5). `kept`
+    (default: the column's value loss is listed and accepted) compares the value as the target keeps it."""
+    col, cv = read.table.columns[i], read.converted[i]
+    kept = col.loss_accepted if kept is None else kept
+    form = source_expr(col, cv.value, kept)
+    if kept:
+        return form
+    t = col.pg_type
+    cases = []
+    if t in ("double precision", "real"):
+        number = f"regexp_replace(trim({cv.text}, {PG_SPACE}), '^[+]', '')"
+        cases.append((f"{cv.is_int} AND abs(TRY_CAST({cv.raw} AS HUGEINT)) > {2 ** 53}", _duck_float_form(cv.raw)))
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND NOT isinf({cv.value}) AND NOT isnan({cv.value}) "
+                      f"AND {_significant_digits(number)} > 17", _duck_float_form(number)))
+    elif t in ("bigint", "integer", "smallint") and col.type_given:
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL", cv.text))
+    elif t == "timestamp":
+        text = f"trim({cv.text}, {PG_SPACE})"
+        wall = iso_instant(f"regexp_replace({text}, '\\s*[+-][0-9][0-9]:[0-9][0-9]$', '')")  # the offset dropped
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND regexp_matches({text}, {sql_string(_OFFSET)})",
+                      f"CAST(epoch_us({wall}) AS VARCHAR)"))
+    elif t == "uuid" and col.type_given:
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL", cv.text))
+    elif t == "jsonb" and col.type_given:  # the plan's own jsonb holds no repeated key (the profile counts them)
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND json_repeats_key({cv.text})",
+                      f"'repeated keys: ' || {cv.text}"))
+    live = [(cond, v) for cond, v in cases if not cond.startswith("FALSE")]
+    if not live:
+        return form
+    return "CASE " + " ".join(f"WHEN {cond} THEN {v}" for cond, v in live) + f" ELSE {form} END"
+
+
+# a time of day followed by a UTC offset (+05:30, -08:00), the only offsets SQLite's date functions read
+_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*[+-]\d\d:\d\d$"
+
+
+def _significant_digits(number: str) -> str:
+    """DuckDB SQL: how many significant digits decimal text has (`0.00120` has 2, `1e5` has 1)."""
+    mantissa = f"replace(regexp_replace(regexp_replace({number}, '[eE].*$', ''), '^[+-]', ''), '.', '')"
+    return f"length(rtrim(ltrim({mantissa}, '0'), '0'))"
+
+
+def _duck_float_form(text: str) -> str:
+    return _float_form(text, lambda x: f"regexp_extract({x}, '[eE]([+-]?[0-9]+)$', 1)")
+
+
+def _decimal_form(value: str) -> str:
+    n = f"regexp_replace(trim({value}), '^[+]', '')"
+    n = f"CASE WHEN contains({n}, '.') THEN rtrim(rtrim({n}, '0'), '.') ELSE {n} END"
+    n = f"regexp_replace(regexp_replace({n}, '^(-?)0+([0-9])', '\\1\\2'), '^(-?)[.]', '\\10.')"
+    return f"CASE WHEN {n} IN ('-0', '', '-') THEN '0' ELSE {n} END"
 
 
 def target_expr(col: ColumnPlan) -> sql.Composable:
@@ -104,16 +169,17 @@ def target_expr(col: ColumnPlan) -> sql.Composable:
         "date": "to_char({c}, 'YYYY-MM-DD')",
         "boolean": "CASE WHEN {c} THEN 't' ELSE 'f' END",
         "bytea": "encode({c}, 'hex')",
-        "uuid": "replace({c}::text, '-', '')",
+        "uuid": "{c}::text",
     }
+    if m := CHAR.fullmatch(t):  # as the app reads it: padded (a cast to text would strip the spaces)
+        return sql.SQL("rpad({c}::text, {n})").format(c=c, n=sql.Literal(int(m.group(1))))
     if t == "numeric" or NUMERIC.fullmatch(t):
         return sql.SQL("trim_scale({c})::text").format(c=c)
     return sql.SQL(forms.get(t, "{c}::text")).format(c=c)
 
 
 def source_row_expr(read: TableRead) -> str:
-    parts = [f"coalesce('v' || {source_expr(c, read.converted[i].value)}, 'n')"
-             for i, c in enumerate(read.table.columns)]
+    parts = [f"coalesce('v' || {source_form(read, i)}, 'n')" for i in range(len(read.table.columns))]
     return f" || {SEPARATOR} || ".join(parts) or "''"
 
 
@@ -212,6 +278,9 @@ def register(con) -> None:
     from duckdb.sqltypes import INTEGER
 
     from .plan import round_half_up
+    from .source import _register_json_repeats_key
+
+    _register_json_repeats_key(con)
 
     try:
         con.create_function("jsonb_text", _jsonb_texts, [VARCHAR], VARCHAR, type="arrow")

@@ -29,7 +29,7 @@ FULL_TEXT = ("skip", "tsvector")
 CONFLICTS = ("stop", "keep_target", "take_source")
 # Kinds of thing the plan may list as not arriving as it is in SQLite (plan.Loss), for accept_losses.
 LOSS_KINDS = ("view", "index", "default", "collation", "check", "generated", "trigger", "virtual_table",
-              "foreign_key", "value")
+              "foreign_key", "value", "column")
 # Conversions a column can ask for; `plan.py` turns each into DuckDB and Postgres SQL.
 CONVERSIONS = ("none", "unix_seconds", "unix_millis", "unix_micros", "julian_day", "iso_text", "json", "bool01")
 TARGET_TYPES = (

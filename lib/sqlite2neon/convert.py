@@ -27,6 +27,7 @@ REPLACEMENT = "chr(65533)"  # U+FFFD
 PG_SPACE = "(chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
 NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
 VARCHAR = re.compile(r"(?:varchar|character varying)\((\d+)\)")
+CHAR = re.compile(r"char\((\d+)\)")  # blank-padded to n characters (PostgreSQL docs, 8.3 "Character Types")
 INTEGER_RANGES = {"bigint": "BIGINT", "integer": "INTEGER", "smallint": "SMALLINT"}
 TRUE_WORDS = ("1", "t", "true", "y", "yes", "on")
 FALSE_WORDS = ("0", "f", "false", "n", "no", "off")
@@ -41,6 +42,12 @@ class Converted:
     value: str
     failed: str
     reason: str
+    # what verification needs to compare the value as SQLite holds it (canonical.source_form): the
+    # raw text `relation` reads, the text after the bad-text policy, and which storage class it is
+    raw: str = ""
+    text: str = ""
+    is_text: str = "FALSE"
+    is_int: str = "FALSE"
 
 
 class TableRead:
@@ -50,7 +57,7 @@ class TableRead:
         self.table = table
         self.bad_text = bad_text
         self.where = where  # SQLite condition, e.g. a rowid range
-        self.converted = [self._convert(i, c) for i, c in enumerate(table.columns)]
+        self.converted = [self._with_source(i, c, self._convert(i, c)) for i, c in enumerate(table.columns)]
 
     # --- the relation ---------------------------------------------------------------------------
 
@@ -164,6 +171,11 @@ class TableRead:
             raw = f"replace({raw}, chr(0), {REPLACEMENT if self.bad_text == 'replace' else chr(39) * 2})"
         return raw, fails
 
+    def _with_source(self, i: int, c: ColumnPlan, converted: Converted) -> Converted:
+        converted.raw, converted.text = f"s.c{i}", self._text(i, c)[0]
+        converted.is_text, converted.is_int = self._is(i, c, "text"), self._is(i, c, "integer")
+        return converted
+
     def _convert(self, i: int, c: ColumnPlan) -> Converted:
         raw = f"s.c{i}"
         text, text_fails = self._text(i, c)
@@ -183,7 +195,7 @@ class TableRead:
             value = choose([(is_text, text), (is_int, raw), (is_real, f"CAST(CAST({raw} AS DOUBLE) AS VARCHAR)")])
             why = f"'a {c.pg_type} column cannot hold a BLOB'"
             fails = [(is_blob, why)]
-            if m := VARCHAR.fullmatch(t):
+            if m := VARCHAR.fullmatch(t) or CHAR.fullmatch(t):
                 fails.append((f"length({value}) > {m.group(1)}", f"'longer than {m.group(1)} characters'"))
             return self._finish(c, value, fails, text_fails)
         if t in INTEGER_RANGES:

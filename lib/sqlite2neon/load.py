@@ -346,8 +346,16 @@ def _run_target_ddl(conn, plan: Plan, params: Params, result: LoadResult, target
     present = existing_tables(conn, plan.schema)
     if all(t.target in present for t in plan.tables if t.exists):
         return
-    with conn.transaction():
-        _run(conn, sql.SQL(Path(resolve_path(params.target_ddl)).read_text()), result, target)
+    from .plan import run_target_ddl
+
+    ddl = Path(resolve_path(params.target_ddl)).read_text()
+    try:
+        with conn.transaction():
+            run_target_ddl(conn, plan.schema, ddl)
+    except psycopg.Error as exc:
+        raise TargetError(f"target_ddl {params.target_ddl} failed: {scrub(one_line(exc), target.secrets)}") from None
+    conn.execute("RESET search_path")  # a SET in the file outlives its transaction
+    result.statements.append(ddl)
 
 
 def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, params: Params, bar,

@@ -47,10 +47,16 @@ class ColumnPlan:
     generated: str | None = None  # Postgres expression when Postgres computes the column (not loaded)
     declared_collation: str | None = None  # SQLite's: NOCASE, RTRIM, the app's; None for BINARY
     pg_collation: str | None = None  # the COLLATE of the Postgres column ("C" under citext for NOCASE)
-    # numeric(p,s) over values with more than s decimals: Postgres rounds them (a listed loss); once
-    # the loss is accepted, verification rounds SQLite's side the same way (else each is a difference)
+    # numeric(p,s) over values with more than s decimals: Postgres rounds them (a listed loss)
     rounds_to_scale: int | None = None
-    rounding_accepted: bool = False
+    # a value loss of this column (`value:table.column`) is listed and accepted: verification compares
+    # SQLite's values as the target keeps them (rounded to the scale, as a float4, ...), else each
+    # changed value is a difference
+    loss_accepted: bool = False
+    # "target": the type is the one of the column already in the target, "override": column_overrides
+    # names it; "": the plan chose it from the values. A given type has every value checked against it
+    # (_target_type_losses)
+    type_given: str = ""
 
 
 @dataclass
@@ -217,7 +223,7 @@ class Plan:
         accepted = {loss.name.lower() for loss in self.losses if loss.accepted and loss.kind == "value"}
         for t in self.tables:
             for c in t.columns:
-                c.rounding_accepted = c.rounds_to_scale is not None and f"{t.source}.{c.source}".lower() in accepted
+                c.loss_accepted = f"{t.source}.{c.source}".lower() in accepted
 
     @property
     def unaccepted(self) -> list[Loss]:
@@ -577,7 +583,7 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
         if planned is not None:
             table.indexes.append(planned)
     if target is not None:
-        _adopt_existing(table, target, owned, params)
+        _adopt_existing(tp, table, target, owned, params)
     return table
 
 
@@ -645,7 +651,8 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
                       declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
-                      pg_collation=pg_collation, rounds_to_scale=rounds)
+                      pg_collation=pg_collation, rounds_to_scale=rounds,
+                      type_given="override" if "type" in override else "")
 
 
 def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: str, params: Params,
@@ -1276,39 +1283,60 @@ _PG_TYPE_NAMES = {
 }
 
 
-def _adopt_existing(table: TablePlan, target: dict[str, TargetColumn], owned: bool, params: Params) -> None:
+def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, TargetColumn], owned: bool,
+                    params: Params) -> None:
     """The target table exists: map columns by name (case and underscores ignored), convert each value
-    to the type the target column has, and account for the columns on either side that do not map."""
+    to the type the target column has, and account for the columns on either side that do not map: a
+    source column holding values with no target column is a listed loss (`column:table.column`); two
+    source columns matching one target column stop the plan (ConfigError). Values the target's types
+    would change are listed by the plan step (_target_type_losses), which reads them; instants a
+    timestamp or date column would read outside the plausible years are listed from the profile
+    (_value_losses), as for the plan's own types."""
     table.exists = True
     table.owned = owned
     table.notes.append("target table exists (created by an earlier run): loading into it" if owned
                        else "target table exists (created by the app): loading into its columns, no DDL")
     by_key = {match_key(name): name for name in target}
-    mapped = []
+    mapped: dict[str, ColumnPlan] = {}
     for col in table.columns:
         name = col.target if col.target in target else by_key.get(match_key(col.source))
         if name is None:
             table.unmapped_source.append(col.source)
             continue
+        if name in mapped:
+            raise ConfigError(
+                f"source columns {table.source}.{mapped[name].source} and {table.source}.{col.source} both map to the "
+                f"target column {table.target}.{name} (names match ignoring case and underscores), which COPY cannot "
+                "fill twice; nothing was written. Rename one in SQLite, or give the target table a column for each")
         tc = target[name]
         col.target = name
         if tc.pg_type != col.pg_type:
             col.notes.append(f"target column is {tc.pg_type}; planned {col.pg_type}")
-            col.pg_type = tc.pg_type
+            col.pg_type, col.type_given = tc.pg_type, "target"
+            scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", tc.pg_type)
+            col.rounds_to_scale = int(scale.group(1)) if scale else None
             if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in TIME_UNITS:
                 col.convert = "unix_seconds" if {"integer", "real"} & set(col.storage) else "iso_text"
+            if tc.pg_type in ("timestamptz", "timestamp", "date"):
+                _value_losses(tp, tp.column(col.source), tc.pg_type, col.convert, params, table.losses)
         col.nullable = tc.nullable
-        mapped.append(col)
-    table.columns = mapped
-    table.primary_key = [c for c in table.primary_key if c in {col.target for col in mapped}]
-    filled = {c.target for c in mapped}
+        mapped[name] = col
+    table.columns = list(mapped.values())
+    by_source = {c.source: c.target for c in mapped.values()}
+    table.primary_key = [by_source[c] for c in tp.primary_key if c in by_source]
     for name, tc in target.items():
-        if name in filled:
+        if name in mapped:
             continue
         table.unmapped_target.append(name)
         if not tc.nullable and not tc.has_default:
             raise ConfigError(f"target column {table.target}.{name} is NOT NULL without a default, and no source "
                               f"column of {table.source} maps to it; add the column in SQLite or a default in Postgres")
+    for name in table.unmapped_source:
+        values = sum(n for k, n in tp.column(name).storage.items() if k != "null")
+        if values:
+            table.losses.append(("column", f"{tp.name}.{name}", f"the target table {table.target} has no column for "
+                                 f"it; its {values} non-null value(s) would not arrive",
+                                 f"add a column for it to {table.target} (target_ddl), or accept"))
     if table.unmapped_source:
         table.notes.append(f"source columns with no target column, not loaded: {', '.join(table.unmapped_source)}")
     if table.unmapped_target:
@@ -1338,6 +1366,8 @@ def existing_tables(conn: psycopg.Connection, schema: str) -> dict[str, dict[str
     for table, column, data_type, udt, length, precision, scale, nullable, has_default in rows:
         if data_type == "character varying" and length:
             pg_type = f"varchar({length})"
+        elif data_type == "character" and length:
+            pg_type = f"char({length})"
         elif data_type == "numeric" and precision is not None:
             pg_type = f"numeric({precision},{scale or 0})"
         else:
@@ -1371,7 +1401,9 @@ def step(params: Params) -> Plan:
     """The plan notebook's work: profile (from the run directory) + target's existing tables -> plan.
 
     A `target_ddl` file is run inside a transaction that is rolled back, so the plan sees the tables it
-    creates while nothing is written; the load step runs it for real."""
+    creates while nothing is written; the load step runs it for real. Columns whose type a target table
+    (or column_overrides) gives have their values read from SQLite, and those the type would change are
+    listed losses (_target_type_losses)."""
     from pathlib import Path
 
     from . import record
@@ -1383,16 +1415,123 @@ def step(params: Params) -> Plan:
     target = resolve_target(params)
     with connect(target.direct_url, params) as conn:
         if params.target_ddl:
-            conn.execute(sql.SQL(Path(resolve_path(params.target_ddl)).read_text()))
+            run_target_ddl(conn, params.target_schema, Path(resolve_path(params.target_ddl)).read_text())
         existing = existing_tables(conn, params.target_schema)
         owned = owned_tables(conn, params.target_schema)
         text_support = target_text_support(conn)
         conn.rollback()
     plan = plan_schema(profile, params, existing, owned, text_support)
+    _target_type_losses(plan, params)
     run_dir = record.run_dir_for(params)
     record.write(run_dir, "plan.json", plan.to_json())
     record.write(run_dir, "plan.sql", plan.ddl_text())
     return plan
+
+
+def run_target_ddl(conn: psycopg.Connection, schema: str, ddl: str) -> None:
+    """Run a `target_ddl` file's SQL in the open transaction with the target schema first on the
+    search_path (created if missing), so an unqualified CREATE TABLE lands in it, not in public."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL(ddl))
+
+
+# What a target column's type does to values it converts without refusing them, as a listed loss's
+# reason: {n} is the count, {example} the first such value and {kept} what the target keeps of it.
+_TYPE_CHANGES = {
+    "real": "{n} value(s) are not exactly a float4, which keeps about 6 significant digits (PostgreSQL docs, 8.1.3): "
+            "e.g. {example} becomes {kept}",
+    "double precision": "{n} value(s) have more digits than a double holds (integers beyond 2^53, numbers with more "
+                        "than 17 significant digits; PostgreSQL docs, 8.1.3): e.g. {example} becomes {kept}",
+    "integer": "{n} text value(s) are spelled otherwise than {type} prints them (leading zeros, a sign, spaces): "
+               "e.g. '{example}' becomes {kept}",
+    "numeric": "{n} value(s) have more decimals than {type} keeps: they are rounded (PostgreSQL docs, 8.1.2), "
+               "e.g. {example} becomes {kept}",
+    "timestamp": "{n} value(s) carry a UTC offset, which timestamp (without time zone) cannot hold: stored as the "
+                 "UTC time of day, e.g. '{example}' becomes {kept}",
+    "char": "{n} value(s) are shorter than {type}, which pads them with spaces (PostgreSQL docs, 8.3): e.g. "
+            "'{example}' becomes '{kept}'",
+    "jsonb": "{n} value(s) repeat a key in one object, of which jsonb keeps only the last (PostgreSQL docs, 8.14): "
+             "e.g. '{example}' becomes {kept}",
+    "uuid": "{n} text value(s) are spelled otherwise than uuid prints them (upper case, braces or hyphens "
+            "elsewhere): e.g. '{example}' becomes {kept}",
+}
+
+
+def _type_family(pg_type: str) -> str | None:
+    """The key of _TYPE_CHANGES for a type that can change a value it accepts; None for the others
+    (text, numeric, timestamptz, boolean, ... keep every value they accept, or refuse it)."""
+    from .convert import CHAR, NUMERIC
+
+    if pg_type in ("bigint", "integer", "smallint"):
+        return "integer"
+    if NUMERIC.fullmatch(pg_type):
+        return "numeric"
+    if CHAR.fullmatch(pg_type):
+        return "char"
+    return pg_type if pg_type in ("real", "double precision", "timestamp", "uuid", "jsonb") else None
+
+
+def _target_type_losses(plan: Plan, params: Params) -> None:
+    """Values the types of target columns (tables already in the target) would change without refusing
+    them, read from SQLite: each column's are a listed loss `value:table.column` with their count and an
+    example. A value is changed when its canonical form as SQLite holds it differs from its form as the
+    target keeps it (canonical.source_form), the comparison verification makes; a value the type
+    refuses (too long, out of range, 2 for a boolean) is rejected with its reason instead."""
+    from . import canonical, convert
+    from .config import resolve_path
+    from .source import open_source
+
+    # an override's rounding is listed from the profile (_value_losses)
+    tables = [(t, [i for i, c in enumerate(t.columns) if c.type_given and _type_family(c.pg_type)
+                   and not (c.type_given == "override" and c.rounds_to_scale is not None)]) for t in plan.tables]
+    tables = [(t, columns) for t, columns in tables if columns and t.rows]
+    if not tables:
+        return
+    src = open_source(resolve_path(params.sqlite_path))
+    try:
+        convert.register(src)
+        canonical.register(src)
+        for table, columns in tables:
+            read = convert.TableRead(table, params.bad_text)
+            parts = []
+            for i in columns:
+                cv = read.converted[i]
+                changed = (f"NOT {cv.failed} AND ({canonical.source_form(read, i, kept=False)}) IS DISTINCT FROM "
+                           f"({canonical.source_form(read, i, kept=True)})")
+                parts.append(f"count_if({changed}), first({read.shown(i)}) FILTER (WHERE {changed}), "
+                             f"first(CAST({_kept_text(table.columns[i], cv.value)} AS VARCHAR)) FILTER (WHERE {changed})")
+            row = src.execute(f"SELECT {', '.join(parts)} FROM {read.relation()}").fetchone()
+            for j, i in enumerate(columns):
+                n, example, kept = row[3 * j: 3 * j + 3]
+                if not n:
+                    continue
+                col = table.columns[i]
+                reason = _TYPE_CHANGES[_type_family(col.pg_type)].format(n=n, example=example, kept=kept,
+                                                                         type=col.pg_type)
+                given = (f"the target column {table.target}.{col.target} is" if col.type_given == "target" else
+                         f"column_overrides makes {table.source}.{col.source}")
+                plan.lose("value", f"{table.source}.{col.source}", f"{given} {col.pg_type}: {reason}", "change the target column's type to one that holds them "
+                          "(the plan's own choice is in its notes), or accept: verification then compares the values "
+                          "as the target keeps them")
+    finally:
+        src.close()
+    plan.accept(params.accept_losses)
+
+
+def _kept_text(col: ColumnPlan, value: str) -> str:
+    """DuckDB SQL: a converted value as the target column keeps it, for a loss's example."""
+    from .convert import CHAR, copy_text
+
+    if col.pg_type == "real":
+        return f"CAST(CAST(CAST({value} AS FLOAT) AS DOUBLE) AS VARCHAR)"
+    if col.rounds_to_scale is not None:
+        return f"round_half_up({value}, {col.rounds_to_scale})"
+    if col.pg_type == "jsonb":
+        return f"jsonb_text({value})"
+    if m := CHAR.fullmatch(col.pg_type):
+        return f"rpad({value}, {m.group(1)}, ' ')"
+    return copy_text(col, value)
 
 
 def plan_for(params: Params) -> Plan:

@@ -95,7 +95,7 @@ class _Sides:
         key_cols = [(i, c) for i, c in enumerate(table.columns) if c.target in table.primary_key] if self.keyed else []
         self.src_row = canonical.source_row_expr(read)
         self.src_key = (f" || {canonical.SEPARATOR} || ".join(
-            f"coalesce({canonical.source_expr(c, read.converted[i].value)}, '')" for i, c in key_cols)
+            f"coalesce({canonical.source_form(read, i)}, '')" for i, c in key_cols)
             if self.keyed else self.src_row)
         self.tgt_row = canonical.target_row_expr(table)
         self.tgt_key = target_key(table)
@@ -148,7 +148,7 @@ class _Sides:
         """Per key: the raw SQLite text of each column, then each column's canonical form."""
         read = TableRead(self.table, self.bad_text)
         raw = ", ".join(f"CAST({read.shown(i)} AS VARCHAR)" for i in range(len(self.table.columns)))
-        forms = ", ".join(canonical.source_expr(c, read.converted[i].value) for i, c in enumerate(self.table.columns))
+        forms = ", ".join(canonical.source_form(read, i) for i in range(len(self.table.columns)))
         # not the rejected rows: one can share a loaded row's key once bad_text has replaced its bytes
         rows = cursor.execute(
             f"SELECT {self.src_key}, {raw}, {forms} FROM {read.relation()} "
