@@ -273,14 +273,12 @@ def _empty_recent() -> tuple:
 def register(con) -> None:
     """Make `jsonb_text` callable from DuckDB SQL on the source connection."""
     import duckdb
-    from duckdb.sqltypes import VARCHAR
-
-    from duckdb.sqltypes import INTEGER
+    from duckdb.sqltypes import INTEGER, VARCHAR
 
     from .plan import round_half_up
-    from .source import _register_json_repeats_key
+    from .source import register_json_functions
 
-    _register_json_repeats_key(con)
+    register_json_functions(con)
 
     try:
         con.create_function("jsonb_text", _jsonb_texts, [VARCHAR], VARCHAR, type="arrow")
