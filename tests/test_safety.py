@@ -125,7 +125,7 @@ def test_the_demo_never_replaces_a_database_it_did_not_make(project, tmp_path):
 
 def test_a_misspelt_parameter_given_with_p_is_blamed_on_p(project):
     result = run_cli("run", "-f", "params/demo.yaml", "-p", "dryrun", "true")
-    assert result.exit_code == 2 and "unknown parameter 'dryrun' given with -p" in result.stderr
+    assert result.exit_code == 2 and "unknown parameter 'dryrun' (did you mean 'dry_run'?) given with -p" in result.stderr
 
 
 # --- the target is named --------------------------------------------------------------------------
