@@ -132,3 +132,44 @@ def test_the_whole_runbook_twice_through_a_transaction_pooler(project, tmp_path,
         assert conn.execute("SELECT count(*) FROM mental_items WHERE title = 'edited through the pooler'").fetchone()[0] == 1
     summary = (record_of(result) / "summary.json").read_text()
     assert "pass" in summary.lower()
+
+
+def _server_settings_seen_through(url: str, connections: int) -> list[tuple]:
+    """lock_timeout and statement_timeout on each of the pooler's server connections: as many clients
+    as the pool has connections, each holding one in an open transaction while it looks."""
+    clients = [psycopg.connect(url) for _ in range(connections)]
+    try:
+        return [(c.execute("SELECT pg_backend_pid()").fetchone()[0], c.execute("SHOW lock_timeout").fetchone()[0],
+                 c.execute("SHOW statement_timeout").fetchone()[0]) for c in clients]
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_the_runbook_leaves_no_setting_on_the_poolers_server_connections(project, demo_db, pooled_db):
+    """Its timeouts are SET LOCAL behind a pooler: none stays on a server connection that another client
+    of the pooler (the app) gets next. A session SET lock_timeout used to stay there (seen: '61s' on
+    two of the four)."""
+    from sqlite2neon.connect import connect
+
+    name, url = pooled_db
+    params = Params.from_mapping({"database_url": url, "sqlite_path": str(demo_db), "env_file": "", "lock_timeout": 61})
+    with connect(url, params, autocommit=True) as conn:
+        assert conn.pooled
+        with conn.transaction():
+            assert conn.execute("SHOW lock_timeout").fetchone()[0] == "61s"  # the runbook's own, in its transaction
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", url,
+                     "-p", "lock_timeout", "61")
+    assert result.exit_code == 0, result.stderr
+    seen = _server_settings_seen_through(url, 4)  # default_pool_size
+    assert len({pid for pid, _, _ in seen}) == 4, seen
+    assert all(lock == "0" and statement == "0" for _, lock, statement in seen), seen
+
+
+def test_a_direct_connection_is_not_taken_for_a_pooled_one(server_url, demo_db):
+    from sqlite2neon.connect import connect
+
+    params = Params.from_mapping({"database_url": server_url, "sqlite_path": str(demo_db), "env_file": "",
+                                  "lock_timeout": 61})
+    with connect(server_url, params, autocommit=True) as conn:
+        assert not conn.pooled and conn.execute("SHOW lock_timeout").fetchone()[0] == "61s"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -259,16 +260,45 @@ def connect(url: str, params: Params, *, autocommit: bool = False) -> psycopg.Co
     return conn
 
 
+class RunbookConnection(psycopg.Connection):
+    """A psycopg connection that knows whether a pooler stands between it and the server (`pooled`,
+    set by `connect_timed`). Behind one, the runbook's timeouts cannot be session settings: in
+    transaction mode the next transaction may run on another server connection, and a SET would stay
+    on this one for whichever client gets it next (PgBouncer docs, "SQL feature map for pooling modes":
+    SET is not supported in transaction mode). So each outermost `transaction()` starts with them as
+    SET LOCAL (`local_settings`), which ends with the transaction."""
+
+    pooled: bool = False
+    local_settings: str = ""
+
+    @contextlib.contextmanager
+    def transaction(self, savepoint_name: str | None = None, force_rollback: bool = False):
+        outermost = self.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with super().transaction(savepoint_name, force_rollback) as tx:
+            if outermost and self.pooled:
+                self.execute(self.local_settings)
+            yield tx
+
+
+def _timeouts_ms(params: Params) -> dict[str, float]:
+    return {name: seconds * 1000 for name, seconds in (
+        ("statement_timeout", params.statement_timeout), ("lock_timeout", params.lock_timeout),
+        ("idle_in_transaction_session_timeout", params.idle_timeout))}
+
+
+def local_settings(params: Params) -> str:
+    """The runbook's timeouts as SET LOCAL statements, for one transaction behind a pooler."""
+    return " ".join(f"SET LOCAL {name} = {value};" for name, value in _timeouts_ms(params).items())
+
+
 def session_settings(params: Params) -> str:
     """The SET statements every connection of the runbook starts with: UTC, and its own statement,
     lock and idle-in-transaction timeouts instead of the role's (a hosted role often has
     `statement_timeout = 5s`, which a COPY of a large table outlives). 0 turns a limit off (PostgreSQL
-    docs, 20.11.2 "Statement Behavior"). Through a transaction-mode pooler, session settings do not
-    follow the client (PgBouncer carries only a few, such as TimeZone), so the server's apply there."""
-    ms = {name: seconds * 1000 for name, seconds in (
-        ("statement_timeout", params.statement_timeout), ("lock_timeout", params.lock_timeout),
-        ("idle_in_transaction_session_timeout", params.idle_timeout))}
-    return "SET TIME ZONE 'UTC'; " + " ".join(f"SET {name} = {value};" for name, value in ms.items())
+    docs, 20.11.2 "Statement Behavior"). Behind a pooler the timeouts are SET LOCAL in each of the
+    runbook's transactions instead (`RunbookConnection`); a statement outside them (a foreign key's
+    build, ANALYZE) runs under the server's own there."""
+    return "SET TIME ZONE 'UTC'; " + " ".join(f"SET {name} = {value};" for name, value in _timeouts_ms(params).items())
 
 
 def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tuple[psycopg.Connection, float]:
@@ -281,14 +311,21 @@ def connect_timed(url: str, params: Params, *, autocommit: bool = False) -> tupl
             # prepare_threshold=None: no server-side prepared statements, which a transaction-mode
             # pooler would hand to other clients' transactions (psycopg docs, "Prepared statements":
             # "Using prepared statements with PgBouncer")
-            conn = psycopg.connect(
+            conn = RunbookConnection.connect(
                 url,
                 autocommit=autocommit,
                 connect_timeout=params.connect_timeout,
                 application_name="sqlite2neon",
                 prepare_threshold=None,
             )
-            conn.execute(session_settings(params))
+            # A pooler answers the client's startup with a process id of its own making (it routes
+            # cancel requests itself), so it differs from the server's pg_backend_pid() only behind one.
+            conn.pooled = conn.execute("SELECT pg_backend_pid()").fetchone()[0] != conn.info.backend_pid
+            if conn.pooled:  # TimeZone is one of the settings a pooler keeps per client
+                conn.local_settings = local_settings(params)
+                conn.execute("SET TIME ZONE 'UTC'")
+            else:
+                conn.execute(session_settings(params))
             if not autocommit:
                 conn.commit()  # the settings stay for the session; the next transaction starts clean
             return conn, time.monotonic() - started
