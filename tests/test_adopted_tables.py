@@ -228,3 +228,28 @@ def test_numbers_in_an_adopted_timestamp_column_are_checked_for_plausible_years(
         CREATE TABLE {SCHEMA}.e (id bigint PRIMARY KEY, n timestamptz);""")))
     assert list(losses) == ["value:e.n"], losses
     assert "2 value(s) fall outside the years 1900-2200" in losses["value:e.n"]
+
+
+def test_number_text_a_double_does_not_hold_is_listed_whatever_its_length(tmp_path, params_for, pg):
+    """Text numbers into a double or real column: '9007199254740993' (16 digits) is 9007199254740992 as a
+    double, '1e-400' is 0 and '1e400' infinity (found by an attack: they arrived with exit 0). '0.1',
+    '1.50', '1e2' and '-0' are what the double holds, spelled otherwise: no loss."""
+    db = sqlite_file(tmp_path / "t.db", """
+        CREATE TABLE m (id INTEGER PRIMARY KEY, v TEXT);
+        INSERT INTO m VALUES (1, '1e-400'), (2, '-1e999'), (3, '9007199254740993'), (4, '12345678901234567'),
+                             (5, '0.1'), (6, '1.50'), (7, '1e2'), (8, '-0'), (9, '1e400');
+        CREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO r VALUES (1, '1e-60'), (2, '0.5');""")
+    ddl = _ddl(tmp_path, f"""CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+        CREATE TABLE {SCHEMA}.m (id bigint PRIMARY KEY, v double precision);
+        CREATE TABLE {SCHEMA}.r (id bigint PRIMARY KEY, v real);""")
+    common = {"target_schema": SCHEMA, "target_ddl": ddl}
+    losses = _planned_losses(params_for(db, **common))
+    assert set(losses) == {"value:m.v", "value:r.v"}, losses
+    assert "5 value(s)" in losses["value:m.v"], losses["value:m.v"]
+    assert "1 value(s)" in losses["value:r.v"], losses["value:r.v"]
+    _, _, verified = migrate(params_for(db, accept_losses=["value:m.v", "value:r.v"], fail_on_rejects=False, **common))
+    assert verified.passed, verified.to_json()
+    assert pg.execute("SELECT count(*) FROM _sqlite2neon.rejects").fetchone()[0] == 1  # '1e-60': beyond a float4
+    again = _reverify_without_acceptance(params_for, db, fail_on_rejects=False, **common)
+    assert sorted(c["source"] for c in _changed(again, "m")) == sorted(
+        ["1e-400", "-1e999", "9007199254740993", "12345678901234567", "1e400"]), _changed(again, "m")

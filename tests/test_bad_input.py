@@ -210,3 +210,15 @@ def test_cli_a_server_without_tls_when_tls_is_required(project, demo_db, pg_url)
     first = first_error_line(result.stderr)
     assert first.startswith("sqlite2neon: cannot connect") and "SSL" in first.upper(), first
     assert _public_tables(pg_url) == []
+
+
+@pytest.mark.slow
+def test_cli_a_host_name_that_does_not_resolve_fails_at_once(project, demo_db):
+    """A misspelt host does not start to exist by waiting: no connect_wait of retries (it took 28 s)."""
+    started = time.monotonic()
+    result = _run(demo_db, "postgresql://app:secret-pw-78@no-such-host.invalid/app?sslmode=require", "-p", "connect_wait", "30")
+    assert result.exit_code == 1
+    first = first_error_line(result.stderr)
+    assert first.startswith("sqlite2neon: cannot connect") and "no-such-host.invalid" in first, first
+    assert "secret-pw-78" not in result.stderr
+    assert time.monotonic() - started < 15

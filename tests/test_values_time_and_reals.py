@@ -563,3 +563,35 @@ def test_views_over_a_julian_day_column_read_it_as_sqlite_does(tmp_path, params_
     assert pg.execute("SELECT at, day FROM shown ORDER BY id").fetchall() == [
         ("2024-02-29 13:14:15", "2024-02-29"), ("2023-02-25 00:00:00", "2023-02-25"), ("2024-01-01 10:00:00", "2024-01-01")]
     assert [r[0] for r in pg.execute("SELECT id FROM later ORDER BY id")] == [1, 3]
+
+
+def test_who_and_how_many_columns_are_not_taken_for_instants(tmp_path, params_for, pg):
+    """created_by holding user ids that happen to fall in the unix-seconds range (2037, 2068 as
+    seconds) stays a number: the name says who, not when (an attack found them arriving as
+    timestamptz). created and updatedAt still read as instants."""
+    db = sqlite_file(tmp_path / "n.db", """
+        CREATE TABLE t (id INTEGER PRIMARY KEY, created_by INTEGER, updated_count INTEGER, created INTEGER, updatedAt INTEGER);
+        INSERT INTO t VALUES (1, 2125551234, 1700000000, 1700000000, 1700000001), (2, 3105550000, 1800000000, 1700000002, 1700000003);""")
+    _, _, verified = migrate(params_for(db))
+    assert verified.passed, verified.to_json()
+    types = dict(pg.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 't'").fetchall())
+    assert types["created_by"] == "bigint" and types["updated_count"] == "bigint", types
+    assert types["created"] == types["updatedat"] == "timestamp with time zone", types
+    assert pg.execute("SELECT created_by FROM t ORDER BY id").fetchall() == [(2125551234,), (3105550000,)]
+
+
+@pytest.mark.parametrize("years", ["0-9999", "2200-1900", "1900"])
+def test_timestamp_years_out_of_range_is_a_clear_error(project, years):
+    from conftest import first_error_line, run_cli
+
+    result = run_cli("run", "-f", "params/demo.yaml", "-p", "timestamp_years", years)
+    assert result.exit_code == 2
+    assert "timestamp_years must be FIRST-LAST with years from 1 to 9999" in first_error_line(result.stderr)
+
+
+def test_the_widest_timestamp_years_inspect_and_plan(tmp_path, params_for):
+    db = sqlite_file(tmp_path / "w.db", "CREATE TABLE e (id INTEGER PRIMARY KEY, at DATETIME); "
+                                        "INSERT INTO e VALUES (1, '0001-01-01 00:00:00'), (2, '9999-12-31 23:59:59');")
+    params = params_for(db, timestamp_years="1-9999")
+    source.step(params)
+    assert not [x for x in plan.step(params).losses if x.kind == "value"]

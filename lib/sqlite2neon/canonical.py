@@ -112,8 +112,7 @@ def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
     if t in ("double precision", "real"):
         number = f"regexp_replace(trim({cv.text}, {PG_SPACE}), '^[+]', '')"
         cases.append((f"{cv.is_int} AND abs(TRY_CAST({cv.raw} AS HUGEINT)) > {2 ** 53}", _duck_float_form(cv.raw)))
-        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND NOT isinf({cv.value}) AND NOT isnan({cv.value}) "
-                      f"AND {_significant_digits(number)} > 17", _duck_float_form(number)))
+        cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL AND {_changed_by_double(number)}", _duck_float_form(number)))
     elif t in ("bigint", "integer", "smallint") and col.type_given:
         cases.append((f"{cv.is_text} AND {cv.value} IS NOT NULL", cv.text))
     elif t == "timestamp":
@@ -136,10 +135,17 @@ def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
 _OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*[+-]\d\d:\d\d$"
 
 
-def _significant_digits(number: str) -> str:
-    """DuckDB SQL: how many significant digits decimal text has (`0.00120` has 2, `1e5` has 1)."""
-    mantissa = f"replace(regexp_replace(regexp_replace({number}, '[eE].*$', ''), '^[+-]', ''), '.', '')"
-    return f"length(rtrim(ltrim({mantissa}, '0'), '0'))"
+def _changed_by_double(number: str) -> str:
+    """DuckDB SQL: number text (sign, digits, point, exponent) whose value a double does not hold: its
+    digits differ from those of the double's shortest form ('9007199254740993' is 9007199254740992,
+    '1e-400' is 0, '1e400' is infinity), where '0.1' or '1.50' are the double's own digits. Postgres
+    prints a double in its shortest form too (PostgreSQL docs, 8.1.3 "Floating-Point Types",
+    extra_float_digits). Zero in any spelling is zero."""
+    shape = "'^-?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'"
+    nonzero = f"regexp_matches(regexp_replace({number}, '[eE].*$', ''), '[1-9]')"
+    double = f"CAST(TRY_CAST({number} AS DOUBLE) AS VARCHAR)"
+    return (f"(regexp_matches({number}, {shape}) AND {nonzero} AND "
+            f"{_duck_float_form(number)} IS DISTINCT FROM {_duck_float_form(double)})")
 
 
 def _duck_float_form(text: str) -> str:

@@ -155,8 +155,10 @@ class Params:
             if item != "*" and (":" not in item or kind not in LOSS_KINDS or not item.partition(":")[2]):
                 raise ConfigError(f"accept_losses item {item!r} must be KIND:NAME, KIND:* or *, with KIND one of "
                                   f"{', '.join(LOSS_KINDS)}")
-        if not re.fullmatch(r"\d{1,4}-\d{1,4}", self.timestamp_years or "") or self.years()[0] > self.years()[1]:
-            raise ConfigError(f"timestamp_years must be FIRST-LAST, e.g. 1900-2200, not {self.timestamp_years!r}")
+        if (not re.fullmatch(r"\d{1,4}-\d{1,4}", self.timestamp_years or "") or self.years()[0] > self.years()[1]
+                or self.years()[0] < 1):
+            raise ConfigError(f"timestamp_years must be FIRST-LAST with years from 1 to 9999, e.g. 1900-2200, "
+                              f"not {self.timestamp_years!r}")
         if self.batch_rows < 1:
             raise ConfigError("batch_rows must be at least 1")
         if self.workers < 1:

@@ -35,7 +35,8 @@ _NO_SLOT = re.compile(r"too many clients already|remaining connection slots are 
 _PERMANENT = re.compile(
     r'database "[^"]*" does not exist|role "[^"]*" does not exist|password authentication failed'
     r"|no pg_hba\.conf entry|pg_hba\.conf rejects|certificate verify failed|server does not support SSL|Endpoint ID is not specified"
-    r"|channel binding|permission denied for database|authentication failed|SSL error: .*(?:certificate|wrong version)",
+    r"|channel binding|permission denied for database|authentication failed|SSL error: .*(?:certificate|wrong version)"
+    r"|failed to resolve host|could not translate host name",  # a misspelt host: waiting does not make it exist
     re.IGNORECASE)
 
 

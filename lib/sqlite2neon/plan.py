@@ -1547,7 +1547,8 @@ def plan_for(params: Params) -> Plan:
 
 
 def plan_frame(plan: Plan):
-    """One row per column: SQLite declaration beside the Postgres one, and the conversion."""
+    """One row per column: SQLite declaration beside the Postgres one, and the conversion (an absent
+    default is empty, not pandas' NaN)."""
     import pandas as pd
 
     return pd.DataFrame([
@@ -1555,7 +1556,7 @@ def plan_frame(plan: Plan):
          + (f" collate {c.declared_collation.lower()}" if c.declared_collation else ""), "postgres": c.pg_type
          + (f' collate "{c.pg_collation}"' if c.pg_collation else "")
          + (" identity" if c.identity else "") + ("" if c.nullable else " not null"),
-         "conversion": c.convert, "default": c.default, "notes": "; ".join(c.notes)}
+         "conversion": c.convert, "default": c.default or "", "notes": "; ".join(c.notes)}
         for t in plan.tables for c in t.columns
     ])
 

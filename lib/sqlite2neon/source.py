@@ -42,7 +42,10 @@ JULIAN_RANGE = (2415020.5, 2524958.5)  # 1900-01-01 to 2201-01-01: no unix unit'
 TIME_UNITS = (*UNIT_SCALE, "julian_day")
 # SQLite's white space (sqlite3Isspace: C's isspace in the C locale), as an RE2 / Python class
 SPACE = "[ \\t\\n\\x0b\\f\\r]"
-TIME_NAME = re.compile(r"(_at|_on|_time|_ts|_date|^date|^time|timestamp|^ts|^at|^when)$|^(created|updated|deleted|modified)", re.I)
+# a column named like an instant: created_at, createdAt, updated, deleted_on, modified_date, sent_ts; not
+# created_by or updated_count, which name who or how many
+TIME_NAME = re.compile(r"(_at|_on|_time|_ts|_date|^date|^time|timestamp|^ts|^at|^when)$"
+                       r"|^(created|updated|deleted|modified)(at|on|date|time|timestamp)?$", re.I)
 BOOL_NAME = re.compile(
     r"^(is|has|can|should|was|allow|use)_|^(resolved|done|completed|archived|active|enabled|disabled|"
     r"deleted|pinned|starred|hidden|read|seen|favou?rite|published|verified|visible|locked)$",
@@ -716,8 +719,8 @@ def _window_seconds(years: tuple[int, int]) -> tuple[int, int]:
     """The plausible window as unix seconds: from 1 January of the first year to the end of the last."""
     from datetime import datetime, timezone
 
-    return (int(datetime(years[0], 1, 1, tzinfo=timezone.utc).timestamp()),
-            int(datetime(years[1] + 1, 1, 1, tzinfo=timezone.utc).timestamp()) - 1)
+    end = datetime(years[1], 12, 31, 23, 59, 59, tzinfo=timezone.utc)  # year 9999 has no next year in Python
+    return int(datetime(years[0], 1, 1, tzinfo=timezone.utc).timestamp()), int(end.timestamp())
 
 
 _DECIMAL_DECL = re.compile(r"^\s*(?:NUMERIC|DECIMAL)\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)\s*$", re.I)
