@@ -200,3 +200,20 @@ def test_orphans_set_to_null_compare_keys_read_the_same_way_on_both_sides(tmp_pa
     assert sorted(pg.execute("SELECT id, p FROM child").fetchall()) == [
         (1, FFFD), (2, "b"), (3, None), (4, None), (5, "12")]
     assert verified.passed, verified.to_json()
+
+
+def test_a_bytea_column_keeps_the_bytes_of_text_that_is_not_valid_utf8_or_holds_a_nul(tmp_path, params_for, pg):
+    """bad_text is for text columns: in bytea, text arrives as the bytes SQLite holds (an attack found
+    'a\\xffb' and 'a\\0b' both arriving as 'a\\ufffdb': two values made one, with exit 0)."""
+    db = sqlite_file(tmp_path / "b.db", """
+        CREATE TABLE k (id INTEGER PRIMARY KEY, v BLOB);
+        INSERT INTO k VALUES (1, x'00ff10'), (2, CAST(x'61ff62' AS TEXT)), (3, CAST(x'610062' AS TEXT)), (4, 'café'), (5, 7);""")
+    for policy in ("replace", "reject"):
+        params = params_for(db, bad_text=policy, if_exists="truncate")
+        planned, loaded, verified = migrate(params)
+        assert verified.passed and loaded.rejected == 0, verified.to_json()
+        column = planned.tables[0].columns[1]
+        assert column.pg_type == "bytea" and not any("UTF-8" in n or "NUL" in n for n in column.notes), column.notes
+        assert planned.tables[0].changed_values(policy) == {}
+        rows = [bytes(r[0]) for r in pg.execute("SELECT v FROM k ORDER BY id")]
+        assert rows == [b"\x00\xff\x10", b"a\xffb", b"a\x00b", "café".encode(), b"7"], rows

@@ -66,8 +66,11 @@ class TableRead:
         cols = []
         for i, c in enumerate(self.table.columns):
             q = sqlite_ident(c.source)
-            text = f"hex(CAST({q} AS BLOB))" if c.bad_utf8_values else q
-            if c.storage in (["integer"], ["text"]) and not c.bad_utf8_values:
+            # text as hex where DuckDB could not read it as it is (invalid UTF-8), or where its bytes are
+            # the value (bytea: a NUL or an invalid sequence is kept, not replaced)
+            as_hex = c.bad_utf8_values or c.pg_type == "bytea"
+            text = f"hex(CAST({q} AS BLOB))" if as_hex else q
+            if c.storage in (["integer"], ["text"]) and not as_hex:
                 cols.append(f"{q} AS c{i}")  # one storage class that reads as it is: no CASE per row
             else:
                 cols.append(
@@ -118,7 +121,7 @@ class TableRead:
         text `relation` reads: text as it is, but text that is not valid UTF-8 with each bad sequence
         as U+FFFD (`relation` reads such a column's text as hex), a BLOB as hex, a real as `%!.20e`."""
         c = self.table.columns[i]
-        if not c.bad_utf8_values:
+        if not c.bad_utf8_values and c.pg_type != "bytea":
             return f"s.c{i}"
         is_text = self._is(i, c, "text")
         shown = f"coalesce(try(decode(unhex(s.c{i}))), fix_utf8(s.c{i}, 'replace'))"
@@ -283,10 +286,11 @@ class TableRead:
                                             "which jsonb cannot hold'")]
             return self._finish(c, value, fails, text_fails, "'malformed JSON'")
         if t == "bytea":
-            # text as its UTF-8 bytes; a number as the bytes of its digits (a real's shortest round-trip form)
-            value = choose([(is_blob, f"unhex({raw})"), (is_text, f"encode({text})"), (is_int, f"encode({raw})"),
+            # text as its bytes as SQLite holds them (read as hex by `relation`: a NUL or invalid UTF-8
+            # kept); a number as the bytes of its digits (a real's shortest round-trip form)
+            value = choose([(is_blob, f"unhex({raw})"), (is_text, f"unhex({raw})"), (is_int, f"encode({raw})"),
                             (is_real, f"encode(CAST(CAST({raw} AS DOUBLE) AS VARCHAR))")])
-            return self._finish(c, value, [], text_fails)
+            return self._finish(c, value, [], [])  # bad_text does not apply: bytes are bytes
         if t == "uuid":
             value = choose([(is_text, f"CASE WHEN regexp_matches(trim({text}, {PG_SPACE}), '^[0-9a-fA-F]{{8}}-?([0-9a-fA-F]{{4}}-?){{3}}[0-9a-fA-F]{{12}}$') THEN lower(trim({text}, {PG_SPACE})) END")])
             return self._finish(c, value, [], text_fails, "'not a UUID'")

@@ -144,6 +144,8 @@ class TablePlan:
         out = {}
         done = {"replace": "replaced", "strip": "stripped"}.get(bad_text)
         for c in self.columns:
+            if c.pg_type == "bytea":  # text arrives as its bytes: nothing replaced
+                continue
             if c.nul_values and done:
                 out[f"{c.target}: NUL {done}"] = c.nul_values
             if c.bad_utf8_values and done:
@@ -628,10 +630,12 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
         and not tp.without_rowid
     )
     nullable = not (cp.notnull or cp.pk_position)  # Postgres keys are NOT NULL: a NULL key is rejected
+    bad_text_notes = []  # not for bytea, which carries text as its bytes, whatever they are
     if cp.nul_values:
-        notes.append(f"{cp.nul_values} value(s) hold a NUL character: {_bad_text_action(params)}")
+        bad_text_notes.append(f"{cp.nul_values} value(s) hold a NUL character: {_bad_text_action(params)}")
     if cp.bad_utf8_values:
-        notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
+        bad_text_notes.append(f"{cp.bad_utf8_values} value(s) are not valid UTF-8: {_bad_text_action(params)}")
+    notes += bad_text_notes
     if len(cp.stored_classes) > 1:
         notes.append("mixed storage classes: " + ", ".join(f"{k} {v}" for k, v in cp.storage.items() if v and k != "null"))
     if "type" not in override:
@@ -648,6 +652,8 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
     scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", pg_type)
     rounds = int(scale.group(1)) if scale and (cp.decimal_shape or [0, 0])[1] > int(scale.group(1)) else None
+    if pg_type == "bytea":
+        notes = [n for n in notes if n not in bad_text_notes]
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
                       default, identity, notes, sorted(cp.stored_classes), cp.nul_values, cp.bad_utf8_values,
                       declared_collation=cp.collation if cp.collation not in (None, "BINARY") else None,
@@ -812,8 +818,8 @@ def _blob_affinity_type(stored: set[str]) -> tuple[str, str, list[str]]:
         return "text", "none", ["no declared type; every value is text"]
     if "blob" in stored or not stored:
         mixed = stored - {"blob"}
-        return "bytea", "none", [f"BLOBs beside {', '.join(sorted(mixed))}: every value as bytes (text as its UTF-8 "
-                                 "bytes, numbers as their digits)"] if mixed else []
+        return "bytea", "none", [f"BLOBs beside {', '.join(sorted(mixed))}: every value as bytes (text as the bytes "
+                                 "SQLite holds, numbers as their digits)"] if mixed else []
     return "text", "none", ["no declared type and mixed values: kept as text"]
 
 
