@@ -1660,6 +1660,8 @@ FIXED_FAULTS = {
                                                   "rejected '\\v5' (Postgres skips a vertical tab)",
     "other_scripts_digits_taken_for_numbers": "the oracle read '\u0cef' as 9 (Python's Decimal); Postgres and the "
                                               "runbook read ASCII digits only",
+    "julian_number_text_outside_the_years": "number text in a Julian-day column ('12.345', SQLite's Julian day of "
+                                            "4713 BC) loaded without the listed loss numbers outside the years get",
 }
 
 

@@ -596,6 +596,11 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
             repeats = (f"CASE WHEN contains({text}, '{{') AND left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}) "
                        f"THEN json_repeats_key({text}) ELSE false END")
             unheld = f"(contains({text}, '\\u') AND json_jsonb_cannot_hold({text}))"  # Python only where \u is
+            # number text, which a Julian-day column reads as a Julian day (as SQLite's date functions do)
+            lo, hi = unit_window("julian_day", first, last + 1)
+            as_number = f"TRY_CAST(trim({text}, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) AS DOUBLE)"
+            julian_out = (f"(regexp_matches({text}, {sql_string(NUMBER_TEXT)}) AND "
+                          f"({as_number} < {lo} OR {as_number} >= {hi}))")
             for name, agg in [
                 ("json", f"count_if(left(ltrim({text}), 1) IN ('[', '{{') AND json_valid({text}))"),
                 ("iso", f"count_if(regexp_matches({text}, '^\\d{{4}}-[01]\\d-[0-3]\\d'))"),
@@ -605,6 +610,7 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
                 ("repeats", f"count_if({repeats})"), ("repeats_example", f"first({text}) FILTER (WHERE {repeats})"),
                 ("unheld", f"count_if({unheld})"), ("unheld_example", f"first({text}) FILTER (WHERE {unheld})"),
                 ("text_out", f"count_if({outside})"), ("text_out_example", f"first({text}) FILTER (WHERE {outside})"),
+                ("jtext_out", f"count_if({julian_out})"), ("jtext_out_example", f"first({text}) FILTER (WHERE {julian_out})"),
             ]:
                 add(name, agg)
         wanted.append(col)
@@ -633,6 +639,9 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
         if count("text_out"):
             col.outside_years["text"] = count("text_out")
             col.outside_example["text"] = v("text_out_example")
+        if count("jtext_out"):  # counted with the Julian-day numbers: listed when that is the column's unit
+            col.outside_years["julian_day"] = col.outside_years.get("julian_day", 0) + count("jtext_out")
+            col.outside_example.setdefault("julian_day", str(v("jtext_out_example")).strip())
         col.hints = _hints(col, {unit: count(f"in.{unit}") for unit in TIME_UNITS}, count("zero_one"), count("json"),
                            count("iso"))
         col.nul_values, col.bad_utf8_values = count("nul"), count("bad")

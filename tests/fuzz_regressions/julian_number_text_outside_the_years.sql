@@ -1,0 +1,7 @@
+CREATE TABLE "order" (
+  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+  "ts" NOT NULL
+);
+INSERT INTO "order" ("id", "ts") VALUES (1, '12.345');
+INSERT INTO "order" ("id", "ts") VALUES (2, 2469926.7010033336);
+INSERT INTO "order" ("id", "ts") VALUES (3, 2495199.1117122187);
