@@ -355,3 +355,38 @@ def test_verify_fails_when_a_planned_check_is_not_in_the_target(tmp_path, params
     check = next(t for t in result.tables if t.target == "orders")
     assert not result.passed and check.missing_checks == ["orders_check1"] and check.checksum_match
     assert "CHECK constraint orders_check1 is not in the target" in check.describe()
+
+
+def test_upper_and_lower_fold_ascii_letters_only_on_a_unicode_database(tmp_path, server_url):
+    """SQLite's upper()/lower() change ASCII letters only; on a database whose locale folds every letter
+    (Neon's C.UTF-8, ICU), Postgres' own would refuse 'é' under CHECK (upper(u) = u) and give 'école'
+    for lower('ÉCOLE') where SQLite gives 'École' (found by an attack, run passing)."""
+    import uuid
+
+    name = f"u_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        version = conn.info.server_version
+        if version < 170000:
+            pytest.skip("the builtin C.UTF-8 locale needs PostgreSQL 17")
+        conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8' LOCALE 'C'")
+    url = f"{server_url.rpartition('/')[0]}/{name}"
+    try:
+        with psycopg.connect(url) as conn:  # the database folds beyond ASCII: the case the rule is for
+            assert conn.execute("SELECT upper('é')").fetchone()[0] == "É"
+        db = sqlite_file(tmp_path / "u.db", """
+            CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT CHECK (upper(u) = u), code TEXT, g TEXT AS (lower(code)) STORED);
+            CREATE UNIQUE INDEX t_code ON t (lower(code));
+            INSERT INTO t (id, u, code) VALUES (1, 'é', 'ÉCOLE'), (2, 'ABC', 'école');""")
+        params = Params.from_mapping({"sqlite_path": str(db), "database_url": url, "env_file": "",
+                                      "run_dir": str(tmp_path / "run")})
+        the_plan, loaded, verified = migrate(params)
+        assert the_plan.losses == [] and verified.passed, verified.to_json()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT id, g FROM t ORDER BY id").fetchall() == [(1, "École"), (2, "école")]
+            conn.execute("INSERT INTO t (id, u, code) VALUES (3, 'ü', 'x')")  # SQLite accepts it too
+            conn.rollback()
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute("INSERT INTO t (id, u, code) VALUES (4, 'a', 'y')")
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

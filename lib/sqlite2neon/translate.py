@@ -1068,6 +1068,15 @@ def _rule_text_function(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _rule_letter_case(node: exp.Expression) -> exp.Expression:
+    """SQLite's lower() and upper() change ASCII letters only ("lower-case ASCII characters are converted
+    to their upper-case equivalent", https://www.sqlite.org/lang_corefunc.html#upper, without ICU);
+    Postgres' fold every letter the database's locale knows (on a C.UTF-8 or ICU database, 'é' -> 'É'),
+    so a CHECK (upper(u) = u) would refuse what SQLite accepts. Written as TRANSLATE of the 26 letters."""
+    text = _text_operand(node.this)
+    return _ascii_lower(text) if isinstance(node, exp.Lower) else _ascii_upper(text)
+
+
 def _rule_length(node: exp.Length) -> exp.Expression:
     if _kind(node.this) == "bytea":
         return node  # bytes in both
@@ -1358,6 +1367,11 @@ def _ascii_lower(node: exp.Expression) -> exp.Expression:
     return _pg(f"TRANSLATE(__x__, '{string.ascii_uppercase}', '{string.ascii_lowercase}')", "text", x=node)
 
 
+def _ascii_upper(node: exp.Expression) -> exp.Expression:
+    """Text with its ASCII letters in upper case and every other character as it is."""
+    return _pg(f"TRANSLATE(__x__, '{string.ascii_lowercase}', '{string.ascii_uppercase}')", "text", x=node)
+
+
 # A real as SQLite prints it: "%!.15g" (15 significant digits, ".0" after a whole number; sqlite3's
 # printf.c, the same text CAST(x AS TEXT) gives). Postgres' float8 -> numeric cast rounds to the same 15
 # digits (float8_numeric, "%.*g" with DBL_DIG); the exponent form SQLite uses below 1e-4 and from 1e15
@@ -1554,7 +1568,7 @@ _RULES = {
     exp.Add: _rule_arithmetic, exp.Sub: _rule_arithmetic, exp.Mul: _rule_arithmetic, exp.Div: _rule_arithmetic,
     exp.Mod: _rule_mod, exp.Neg: _rule_number_function, exp.Abs: _rule_number_function,
     exp.Sum: _rule_number_function, exp.Avg: _rule_number_function, exp.Round: _rule_round,
-    exp.DPipe: _rule_text_function, exp.Lower: _rule_text_function, exp.Upper: _rule_text_function,
+    exp.DPipe: _rule_text_function, exp.Lower: _rule_letter_case, exp.Upper: _rule_letter_case,
     exp.Replace: _rule_text_function, exp.StrPosition: _rule_text_function, exp.Trim: _rule_trim,
     exp.Length: _rule_length, exp.Substring: _rule_substring,
     exp.Coalesce: _rule_same_kind, exp.Nullif: _rule_same_kind, exp.Case: _rule_case, exp.If: _rule_if,
