@@ -37,7 +37,8 @@ Choices made where SQLite leaves meaning open, each stated once:
   5138: seconds below 1e11 (and below 1973, the meaning SQLite documents for integer times, datatype3
   section 2.2), milliseconds below 1e14, microseconds above; except that a number from 2415020.5 to
   2524958.5 is a Julian day (1900 to 2200; SQLite's date functions read numbers so, lang_datefunc
-  section 2, format 12), whose instant is SQLite's whole milliseconds (date.c: r*86400000 + 0.5). An
+  section 2, format 12), whose instant is SQLite's whole milliseconds (date.c: r*86400000 + 0.5); a
+  Julian real that is not such a count over 86400000.0 (what julianday() writes) loses digits. An
   instant past the year 9999 may be rejected or loaded. Reals are compared to the microsecond
   (timestamptz's resolution), within one; a real whose shortest digits go beyond a microsecond in its
   unit (1700000000.1234567 seconds) has no timestamptz value.
@@ -852,6 +853,10 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
             return exactly(text.strip(PG_SPACE).lower() in TRUE_WORDS)
         return no_meaning(f"the {cls} {v!r} is not a boolean", cls == "blob")
     if base.startswith("timestamp"):
+        if cls == "real" and JULIAN_RANGE[0] <= v <= JULIAN_RANGE[1]:
+            ms = math.floor(v * 86400000.0 + 0.5)
+            if ms / 86400000.0 != v:
+                return no_meaning(f"{v!r} is no whole number of milliseconds as a Julian day")
         if cls in ("integer", "real"):
             return epoch_expect(v)
         if cls == "text" and text is not None:

@@ -595,3 +595,110 @@ def test_the_widest_timestamp_years_inspect_and_plan(tmp_path, params_for):
     params = params_for(db, timestamp_years="1-9999")
     source.step(params)
     assert not [x for x in plan.step(params).losses if x.kind == "value"]
+
+
+# --- views over times SQLite holds as numbers: the very number, fraction and all (issue 12) ----------------
+
+
+def _view_rows(db, pg, view: str) -> tuple[list, list]:
+    """The view's rows in SQLite and in Postgres, ordered by their first column."""
+    con = sqlite3.connect(db)
+    try:
+        left = con.execute(f"SELECT * FROM {view} ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return left, [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+                  for row in pg.execute(f"SELECT * FROM {view} ORDER BY 1").fetchall()]
+
+
+def test_views_read_unix_and_julian_reals_with_their_fractions(tmp_path, params_for, pg):
+    """A REAL column of unix seconds (1700000000.5), of unix millis (1700000000000.25) or of Julian days
+    (julianday()'s doubles) becomes timestamptz; a view computing with it sees the double SQLite holds,
+    its fraction kept (CAST(EXTRACT(EPOCH ...) AS BIGINT) gave 1700000061 for 1700000060.5), in sums
+    too; an integer column (unix seconds, micros, whole Julian days) gives back integers, which SQLite
+    divides as integers."""
+    db = sqlite_file(tmp_path / "vr.db", """
+        CREATE TABLE ev (id INTEGER PRIMARY KEY, created_at REAL);
+        INSERT INTO ev VALUES (1, 1700000000.5), (2, 1700000000.25), (3, 1700000000.75);
+        CREATE VIEW v AS SELECT id, created_at + 60 AS later, created_at / 4 AS quarter FROM ev;
+        CREATE VIEW total AS SELECT sum(created_at) AS s, avg(created_at) AS a FROM ev;
+        CREATE TABLE ms (id INTEGER PRIMARY KEY, sent_at REAL);
+        INSERT INTO ms VALUES (1, 1700000000000.25), (2, 1700000000123.5), (3, 1700000000999.75);
+        CREATE VIEW ms_v AS SELECT id, sent_at + 1 AS later FROM ms;
+        CREATE VIEW ms_total AS SELECT sum(sent_at) AS s FROM ms;
+        CREATE TABLE jd (id INTEGER PRIMARY KEY, seen_at REAL);
+        INSERT INTO jd VALUES (1, julianday('2024-02-29 13:14:15.678')), (2, julianday('2023-11-14 22:13:20.001')),
+                              (3, 2460000.75);
+        CREATE VIEW jd_v AS SELECT id, seen_at + 1 AS next_day, seen_at * 86400 AS seconds FROM jd;
+        CREATE VIEW jd_total AS SELECT sum(seen_at) AS s FROM jd;
+        CREATE TABLE whole (id INTEGER PRIMARY KEY, at_s INTEGER, at_us INTEGER, day INTEGER);
+        INSERT INTO whole VALUES (1, 1700000001, 1700000000123457, 2460001), (2, 1700000003, 1700000000999999, 2460002);
+        CREATE VIEW whole_v AS SELECT id, at_s / 2 AS s, at_us / 1000 AS ms, day / 2 AS d, at_s + at_us + day AS n FROM whole;""")
+    params = params_for(db, column_overrides={
+        "whole.at_s": {"type": "timestamptz", "convert": "unix_seconds"},
+        "whole.at_us": {"type": "timestamptz", "convert": "unix_micros"},
+        "whole.day": {"type": "timestamptz", "convert": "julian_day"}})
+    the_plan, _, verified = migrate(params)
+
+    assert [(the_plan.table(t).column(c).pg_type, the_plan.table(t).column(c).convert)
+            for t, c in [("ev", "created_at"), ("ms", "sent_at"), ("jd", "seen_at")]] == [
+        ("timestamptz", "unix_seconds"), ("timestamptz", "unix_millis"), ("timestamptz", "julian_day")]
+    assert the_plan.losses == []
+    created = [v.source for v in the_plan.views if v.sql]
+    assert created == ["v", "total", "ms_v", "ms_total", "jd_v", "jd_total", "whole_v"], the_plan.views
+    assert verified.passed and all(v.passed and v.rounded == 0 for v in verified.views), verified.to_json()
+    for view in created:
+        left, right = _view_rows(db, pg, view)
+        assert right == left, view
+        assert [tuple(type(v) for v in row) for row in right] == [tuple(type(v) for v in row) for row in left], view
+    assert _view_rows(db, pg, "v")[1] == [(1, 1700000060.5, 425000000.125), (2, 1700000060.25, 425000000.0625),
+                                          (3, 1700000060.75, 425000000.1875)]
+    assert _view_rows(db, pg, "total")[1] == [(5100000001.5, 1700000000.5)]
+    assert _view_rows(db, pg, "ms_total")[1] == [(5100000001123.5,)]
+    assert _view_rows(db, pg, "whole_v")[1] == [(1, 850000000, 1700000000123, 1230000, 1700000000123457 + 1700000001 + 2460001),
+                                                (2, 850000001, 1700000000999, 1230001, 1700000000999999 + 1700000003 + 2460002)]
+
+
+def test_julian_reals_finer_than_milliseconds_are_a_listed_loss(tmp_path, params_for, pg):
+    """SQLite reads a Julian day to the millisecond, so 2460000.7500004 (no whole number of them) loses
+    digits: listed with its count and example, as unix reals beyond microseconds are; julianday()'s own
+    doubles (iJD / 86400000.0) are not. Accepted, the value arrives at SQLite's millisecond."""
+    db = sqlite_file(tmp_path / "jsub.db", """
+        CREATE TABLE e (id INTEGER PRIMARY KEY, seen_at REAL);
+        INSERT INTO e VALUES (1, 2460000.7500004), (2, julianday('2024-02-29 13:14:15.678')), (3, 2460000.5),
+                             (4, 2460001.2500004);""")
+    params = params_for(db)
+    source.step(params)
+    the_plan = plan.step(params)
+    assert the_plan.table("e").column("seen_at").convert == "julian_day"
+    assert {x.item: x.reason for x in the_plan.losses} == {
+        "value:e.seen_at": "2 number(s) are no whole number of milliseconds as Julian days, which SQLite reads to "
+                           "the millisecond: they are rounded to milliseconds (e.g. 2460000.7500004)"}
+    with pytest.raises(LossesNotAccepted):
+        load.step(params)
+    _, _, verified = migrate(params_for(db, accept_losses=["value:e.seen_at"], run_dir=str(tmp_path / "accepted")))
+    assert verified.passed, verified.to_json()
+    assert pg.execute("SELECT seen_at FROM e WHERE id = 1").fetchone()[0] == datetime(2023, 2, 25, 6, 0, 0, 35000, tzinfo=UTC)
+
+
+def test_julian_finer_criterion_never_flags_what_julianday_writes():
+    """`source.JULIAN_FINER`, run in DuckDB as the profile runs it, flags no double that SQLite's
+    julianday() wrote ('now', random instants across the plausible years, to the millisecond and
+    beyond) and flags numbers between two milliseconds."""
+    import duckdb
+
+    rng = random.Random(12)
+    con = sqlite3.connect(":memory:")
+    written = [con.execute("SELECT julianday('now')").fetchone()[0] for _ in range(50)]
+    for _ in range(400):
+        at = rng.uniform(-2208988800, 7258118400)  # 1900-2200
+        written.append(con.execute("SELECT julianday(?, 'unixepoch')", (at,)).fetchone()[0])
+        written.append(con.execute("SELECT julianday(?)", (rng.uniform(2415020.5, 2524958.5),)).fetchone()[0])
+    written += [con.execute("SELECT julianday(?)", (text,)).fetchone()[0]
+                for text in ("2024-02-29 13:14:15.678", "1999-12-31 23:59:59.999", "2000-01-01", "2200-12-31 23:59:59.999")]
+    con.close()
+    duck = duckdb.connect()
+    flagged = lambda x: duck.execute(f"SELECT {source.JULIAN_FINER.format(n='x')} FROM (SELECT ?::DOUBLE AS x)",  # noqa: E731
+                                     [x]).fetchone()[0]
+    assert [x for x in written if flagged(x)] == []
+    assert [flagged(x) for x in (2460000.7500004, 2460000.5 + 0.4 / 86400000, 2451545.0000000005)] == [True, True, True]

@@ -621,3 +621,35 @@ def test_the_sample_database_through_the_cli_then_a_wrong_view_fails_verify(proj
     assert again.exit_code == 1
     first = first_error_line(again.stderr)
     assert "04_verify failed" in first and "view Current Product List" in first, first
+
+
+def test_rounding_pairs_only_what_summation_order_explains():
+    """Verification pairs a SQLite row with a Postgres row differing by the last bits of a sum (a
+    thousand reals added in two orders, a decimal sum against the double one) in a view that sums, and
+    never a changed value: the fraction of an epoch-sized number (1700000060.5 against 1700000061,
+    5100000001.5 against 5100000002) is a difference, where a relative 1e-9 let up to ~1.7 s pass; a
+    view that does not sum is allowed a few ulps only (a quarter millisecond on 1.7e12 differs)."""
+    from types import SimpleNamespace
+
+    from sqlite2neon.plan import ViewPlan
+    from sqlite2neon.views import ROUNDING, SUMMED_ROUNDING, _pair_rounded, _tolerance
+
+    rng = random.Random(3)
+    values = [rng.uniform(0, 1e9) for _ in range(1000)]
+    row = lambda *cells: tuple(canonical_cell(c) for c in cells)  # noqa: E731
+    summed = [row("s", sum(values)), row("p", float(sum(Decimal(repr(v)) for v in values)))]
+    reordered = [row("s", sum(sorted(values))), row("p", sum(values))]
+    assert summed != reordered
+    assert _pair_rounded(summed, reordered, SUMMED_ROUNDING) == ([], [], 2)
+
+    changed_left = [row(1, 1700000060.5), row("s", 5100000001.5)]
+    changed_right = [row(1, 1700000061), row("s", 5100000002.0)]
+    assert _pair_rounded(changed_left, changed_right, SUMMED_ROUNDING)[2] == 0
+    assert _pair_rounded([row(1, 1700000000123.25)], [row(1, 1700000000123.0)], ROUNDING)[2] == 0
+    assert _pair_rounded([row(1, 0.1 * 3)], [row(1, Decimal("0.3"))], ROUNDING)[2] == 1
+
+    views = [ViewPlan("totals", "totals", "SELECT Sum(x) AS s FROM t", "SELECT SUM(x) AS s FROM t"),
+             ViewPlan("on_totals", "on_totals", "SELECT s + 1 FROM totals", "SELECT s + 1 FROM totals", reads=["totals"]),
+             ViewPlan("plain", "plain", "SELECT x + 1 AS total FROM t", "SELECT x + 1 AS total FROM t")]
+    the_plan = SimpleNamespace(views=views)  # all _tolerance reads of a plan
+    assert [_tolerance(v, the_plan) for v in views] == [SUMMED_ROUNDING, SUMMED_ROUNDING, ROUNDING]

@@ -701,7 +701,12 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
         lost.append(("value", name, f"its numbers fit more than one unit (seconds, milliseconds, microseconds, Julian "
                      f"days); read as {_unit_words(convert)}, the others would land on wrong instants",
                      f"set the unit with column_overrides ({units}), after fixing the values that use another"))
-    if pg_type != "date" and cp.finer_than_micros.get(convert):
+    if pg_type != "date" and convert == "julian_day" and cp.finer_than_micros.get(convert):
+        lost.append(("value", name, f"{cp.finer_than_micros[convert]} number(s) are no whole number of milliseconds "
+                     f"as Julian days, which SQLite reads to the millisecond: they are rounded to milliseconds (e.g. "
+                     f"{cp.finer_example[convert]})", "keep the numbers in a number column (column_overrides: type "
+                     "double precision), or accept the rounding"))
+    elif pg_type != "date" and cp.finer_than_micros.get(convert):
         lost.append(("value", name, f"{cp.finer_than_micros[convert]} number(s) have digits beyond microseconds as "
                      f"{_unit_words(convert)}, which {pg_type} cannot hold: they are rounded to microseconds (e.g. "
                      f"{cp.finer_example[convert]})", "keep the numbers in a number column (column_overrides: type "

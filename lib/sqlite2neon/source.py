@@ -77,7 +77,8 @@ class ColumnProfile:
     outside_years: dict[str, int] = field(default_factory=dict)
     outside_example: dict[str, str] = field(default_factory=dict)
     # reals with digits beyond a microsecond when read in each unix unit (1700000000.1234567 as
-    # seconds), with the first such number (its shortest digits) as an example
+    # seconds), and under "julian_day" reals that are no whole number of milliseconds as Julian days
+    # (`JULIAN_FINER`), with the first such number (its shortest digits) as an example
     finer_than_micros: dict[str, int] = field(default_factory=dict)
     finer_example: dict[str, str] = field(default_factory=dict)
     # ISO text with digits beyond microseconds (timestamptz holds microseconds), and one of them
@@ -542,6 +543,11 @@ def unit_window(unit: str, first: int, last: int) -> tuple[float, float]:
 
 # the most fraction digits a number keeps in each unix unit before it passes a microsecond
 UNIT_DECIMALS = {"unix_seconds": 6, "unix_millis": 3, "unix_micros": 0}
+# DuckDB SQL: a Julian day {n} (a DOUBLE) that is no whole number of milliseconds. SQLite reads a
+# Julian day to the millisecond, and julianday() writes iJD / 86400000.0 for its integer milliseconds
+# iJD (https://sqlite.org/lang_datefunc.html; date.c), which this gives back exactly: only other
+# numbers lose digits when read.
+JULIAN_FINER = "CAST(round({n} * 86400000) AS DOUBLE) / 86400000.0 <> {n}"
 
 
 def _decimals(number: str) -> str:
@@ -582,6 +588,9 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
             finer = f"(r{i} AND {_decimals(n)} > {most})"
             add(f"finer.{unit}", f"count_if({finer})")
             add(f"finer_example.{unit}", f"first({shown}) FILTER (WHERE {finer})")
+        finer = f"(r{i} AND {JULIAN_FINER.format(n=n)})"
+        add("finer.julian_day", f"count_if({finer})")
+        add("finer_example.julian_day", f"first({shown}) FILTER (WHERE {finer})")
         add("zero_one", f"count_if({n} IN (0, 1))")
         if col.storage["text"]:
             inner += [f"CASE WHEN typeof({c}) = 'text' THEN hex(CAST({c} AS BLOB)) END AS h{i}"]
@@ -632,7 +641,7 @@ def _count_hints(con, table: str, columns: list[ColumnProfile], years: tuple[int
             if count(f"out.{unit}"):
                 col.outside_years[unit] = count(f"out.{unit}")
                 col.outside_example[unit] = str(v(f"out_example.{unit}"))
-        for unit in UNIT_DECIMALS:
+        for unit in (*UNIT_DECIMALS, "julian_day"):
             if count(f"finer.{unit}"):
                 col.finer_than_micros[unit] = count(f"finer.{unit}")
                 col.finer_example[unit] = str(v(f"finer_example.{unit}"))

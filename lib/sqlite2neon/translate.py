@@ -51,7 +51,8 @@ class Origin:
     comparison (section 4.2). `convert`: the plan's conversion of the values (config.CONVERSIONS).
     `text_form`: for a column converted from ISO text (`iso_text`), the `to_char` pattern that gives
     back, from the Postgres value in UTC, the very text SQLite holds (None when the rows hold more
-    than one shape of text, so that no pattern does).
+    than one shape of text, so that no pattern does). `reals`: some of its values are reals (storage
+    class REAL, section 2), so a number converted to a time was a double, not an integer.
 
         >>> Origin("NUMERIC", "iso_text", "YYYY-MM-DD HH24:MI:SS")
     """
@@ -59,6 +60,7 @@ class Origin:
     affinity: str | None = None
     convert: str = "none"
     text_form: str | None = None
+    reals: bool = False
 
 
 @dataclass
@@ -1301,7 +1303,7 @@ def _origin(node: exp.Expression) -> Origin | None:
         return column.origin if column is not None else None
     if isinstance(node, (exp.Min, exp.Max)) and isinstance(node.this, exp.Column):
         inner = _origin(node.this)
-        return Origin(None, inner.convert, inner.text_form) if inner else None
+        return Origin(None, inner.convert, inner.text_form, inner.reals) if inner else None
     return Origin(node.meta.get("affinity"))
 
 
@@ -1420,7 +1422,12 @@ def _int_literal(node: exp.Expression | None) -> int | None:
 
 # --- converted columns, read as SQLite holds them --------------------------------------------------------
 
-_STORED = ("iso_text", "unix_seconds", "unix_millis", "julian_day")
+_STORED = ("iso_text", "unix_seconds", "unix_millis", "unix_micros", "julian_day")
+# Postgres SQL: the number a time column held in SQLite, per unit. A column of integers gives the
+# integer back; a column with reals the double nearest the exact decimal EXTRACT gives (microseconds:
+# the very double the load read, unless it had digits beyond them, a listed loss).
+_UNIX_NUMBER = {"unix_seconds": "EXTRACT(EPOCH FROM __c__)", "unix_millis": "EXTRACT(EPOCH FROM __c__) * 1000",
+                "unix_micros": "EXTRACT(EPOCH FROM __c__) * 1000000"}
 _TIMES = ("timestamptz", "timestamp", "date")
 # Where a converted column keeps its Postgres value: an output, a grouping or ordering key, min/max/count.
 _PASS_THROUGH = (exp.Select, exp.Group, exp.Ordered, exp.Distinct, exp.Count, exp.Min, exp.Max)
@@ -1441,7 +1448,8 @@ def _holds_other_value(col: exp.Column) -> bool:
 
 def _stored_value(col: exp.Column) -> exp.Expression:
     """The value SQLite holds for a converted time column: its ISO text, given back by `to_char` with
-    the pattern of the one shape its rows have (`Origin.text_form`), or its unix seconds (milliseconds).
+    the pattern of the one shape its rows have (`Origin.text_form`), or its number in the column's unit:
+    an integer when the column holds no reals, else the double (`Origin.reals`, `_UNIX_NUMBER`).
     The result remembers the Postgres column (`instant`), which the date functions read directly."""
     column = col.meta["column"]
     origin, pg_type = column.origin, _kind(col)
@@ -1454,12 +1462,14 @@ def _stored_value(col: exp.Column) -> exp.Expression:
         at = col if pg_type == "date" else _pg("__c__ AT TIME ZONE 'UTC'", "timestamp", c=col)
         value = exp.Anonymous(this="TO_CHAR", expressions=[at, exp.Literal.string(origin.text_form)])
         value.meta["kind"] = "text"
-    elif origin.convert == "unix_seconds":
-        value = _pg("CAST(EXTRACT(EPOCH FROM __c__) AS BIGINT)", "bigint", c=col)
-    elif origin.convert == "julian_day":  # as julianday() writes it: SQLite's milliseconds, divided as a double
+    elif origin.convert == "julian_day" and origin.reals:  # as julianday() writes it: milliseconds / 86400000.0
         value = _pg(_JULIAN_OF, "double precision", t=col)
+    elif origin.convert == "julian_day":  # whole days (an integer SQLite reads at noon UTC)
+        value = _pg(_JULIAN_DAYS_OF, "bigint", t=col)
+    elif origin.reals:
+        value = _pg(f"CAST({_UNIX_NUMBER[origin.convert]} AS DOUBLE PRECISION)", "double precision", c=col)
     else:
-        value = _pg("CAST(EXTRACT(EPOCH FROM __c__) * 1000 AS BIGINT)", "bigint", c=col)
+        value = _pg(f"CAST({_UNIX_NUMBER[origin.convert]} AS BIGINT)", "bigint", c=col)
     value.meta.update(affinity=origin.affinity, instant=instant, convert=origin.convert)
     return value
 
@@ -1468,6 +1478,7 @@ def _stored_value(col: exp.Column) -> exp.Expression:
 
 _JULIAN_OF = ("(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) / CAST(86400000 AS DOUBLE "
               "PRECISION)")
+_JULIAN_DAYS_OF = "(CAST(EXTRACT(EPOCH FROM __t__) * 1000 AS BIGINT) + 210866760000000) / 86400000"
 
 # ISO text SQLite reads as a time and Postgres reads the same way: a valid date, hours 00-23, at most
 # milliseconds (SQLite keeps milliseconds). Text that cannot be a time (no digit, sign or point after
