@@ -215,3 +215,18 @@ def test_a_view_someone_else_made_over_the_runbooks_table_keeps_it_from_being_dr
                                         "but view public.report depend(s) on it and would be lost;")
     assert pg.execute("SELECT 't'::regclass::oid").fetchone()[0] == oid
     assert pg.execute("SELECT count(*) FROM report").fetchone()[0] == 1
+
+
+def test_a_plan_that_replaces_a_table_is_not_loaded_with_if_exists_append(tmp_path, params_for, pg):
+    one = sqlite_file(tmp_path / "first.db", STALE2_FIRST)
+    migrate(params_for(one, run_dir=str(tmp_path / "run1")))
+    oid = pg.execute("SELECT 't'::regclass::oid").fetchone()[0]
+    two = sqlite_file(tmp_path / "second.db", STALE2)
+    planned = params_for(two, run_dir=str(tmp_path / "run2"), if_exists="truncate")
+    source.step(planned)
+    plan.step(planned)
+
+    with pytest.raises(TargetError, match="which if_exists append does not allow; nothing was changed"):
+        load.step(params_for(two, run_dir=str(tmp_path / "run2"), if_exists="append"))
+
+    assert pg.execute("SELECT 't'::regclass::oid").fetchone()[0] == oid
