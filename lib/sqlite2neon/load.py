@@ -160,7 +160,10 @@ def fingerprint(table: TablePlan, source_path) -> str:
     from pathlib import Path
 
     plan_part = {"source": table.source, "target": table.target, "rows": table.rows,
-                 "columns": [(c.source, c.target, c.pg_type, c.convert, c.generated) for c in table.columns]}
+                 "columns": [(c.source, c.target, c.pg_type, c.pg_collation, c.nullable, c.identity, c.convert,
+                              c.generated) for c in table.columns],
+                 "keys": [table.primary_key, [asdict(ix) for ix in table.indexes], table.checks,
+                          [asdict(fk) for fk in table.foreign_keys]]}
     files = [Path(source_path), Path(f"{source_path}-wal")]
     stats = [(f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
     return hashlib.sha256(json.dumps([plan_part, stats]).encode()).hexdigest()[:20]
@@ -240,6 +243,10 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
             filled = filled_tables(conn, plan)
             result.skipped, result.replaced = keep_finished(plan, finished_tables(conn, plan, prints), filled)
             todo = [t for t in plan.tables if t.target not in result.skipped]
+            if if_exists == "append" and any(t.replace for t in todo):  # a plan made with another if_exists
+                raise TargetError(f"the plan replaces {', '.join(t.target for t in todo if t.replace)} (dropped and "
+                                  "made again), which if_exists append does not allow; nothing was changed. Run the "
+                                  "plan step again with if_exists append")
             refuse_filled({k: v for k, v in filled.items() if k not in result.skipped}, if_exists,
                           list(result.replaced.values()))
             _run(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(plan.schema)), result, target)
@@ -251,12 +258,42 @@ def load_all(plan: Plan, target: Target, params: Params, *, source_path, run: st
                 raise TargetFull(f"{exc}; {result.so_far()}; free space (or raise the storage limit), then re-run "
                                  "with the same parameters: kept tables are skipped, the rest loaded") from None
             _finish(conn, plan, params, target, result)
-            for view, stmt in plan.view_ddl():
-                _try(conn, stmt, f"view {view.source}", result, target)
+            _create_views(conn, plan, result, target)
     finally:
         src.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _create_views(conn, plan: Plan, result: LoadResult, target: Target) -> None:
+    """Every translated view, in one transaction: those an earlier run created (marked by their
+    comment) are dropped first, readers before what they read, so a view whose columns or query
+    changed is made anew (CREATE OR REPLACE VIEW cannot drop or rename a column, PostgreSQL docs,
+    CREATE VIEW); then each is created and marked. A view Postgres refuses raises TargetError naming
+    it, and every view stays as it was. A view someone else made is replaced only where CREATE OR
+    REPLACE can, else the error says so."""
+    from .plan import VIEW_MARK
+
+    planned = plan.view_ddl()
+    if not planned:
+        return
+    present = dict(conn.execute(
+        "SELECT c.relname, coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'v'", [plan.schema]))
+    ours = {name for name, comment in present.items() if comment.startswith(VIEW_MARK)}
+    with conn.transaction():
+        for view, _ in reversed(planned):
+            if view.target in ours:
+                _run(conn, sql.SQL("DROP VIEW {}").format(sql.Identifier(plan.schema, view.target)), result, target)
+        for view, stmt in planned:
+            try:
+                _run(conn, stmt, result, target)
+            except TargetError as exc:
+                mine = "" if view.target in ours or view.target not in present else (
+                    f"; {plan.schema}.{view.target} exists and was not created by this runbook: drop or rename it")
+                raise TargetError(f"view {view.source} could not be created, no view was changed: {exc}{mine}") from None
+            _run(conn, sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                sql.Identifier(plan.schema, view.target), sql.Literal(VIEW_MARK + view.source)), result, target)
 
 
 def _finish(conn, plan: Plan, params: Params, target: Target, result: LoadResult) -> None:
@@ -287,9 +324,10 @@ def _load_tables(src, conn, plan: Plan, todo: list[TablePlan], params: Params, t
         # referenced by another's foreign key cannot be truncated alone): a failure keeps the old rows.
         replacing = conn.transaction() if if_exists == "truncate" else contextlib.nullcontext()
         with replacing:
-            if if_exists == "truncate":
+            truncated = [t for t in existing if not t.replace]  # a replaced table is dropped instead
+            if if_exists == "truncate" and truncated:
                 _run(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
-                    sql.Identifier(plan.schema, t.target) for t in existing)), result, target)
+                    sql.Identifier(plan.schema, t.target) for t in truncated)), result, target)
             for table in todo:
                 result.tables.append(_load_with_progress(src, conn, plan, table, params, target, result,
                                                          progress, prints[table.target]))
@@ -384,7 +422,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         with conn.transaction():
             # room to sort the keys in memory when they are built after the data (session only)
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            creates = plan.creates(table)
+            creates = _drop_replaced(conn, plan, table) + plan.creates(table)
             try:
                 # One COPY for the whole table, the fast way (FREEZE when the table is new in this very
                 # savepoint: its rows need no visibility work later); a refused row rolls it back ...
@@ -425,7 +463,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
             except _KeyCollision:  # found now, while the rows are there; the rollback undoes them
                 raise _LoadAgain(_collisions(src, conn, plan, table, read, params, found)) from None
             if print_:  # in the same transaction as the rows: the state never claims a rollback
-                fresh = not table.exists or if_exists_for(params, target) == "truncate"
+                fresh = not table.exists or table.replace or if_exists_for(params, target) == "truncate"
                 _record_state(conn, plan, table, print_, result.run, rows if fresh else _count(conn, plan, table))
     except psycopg.Error as exc:
         if exc.sqlstate == DISK_FULL:
@@ -448,6 +486,37 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
     done = time.monotonic()
     return TableLoad(table.source, table.target, rows, copied - started, sent, done - copied,
                      len(found), table.changed_values(plan.bad_text))
+
+
+def _drop_replaced(conn, plan: Plan, table: TablePlan) -> list[sql.Composed]:
+    """The DROP TABLE that comes before a replaced table's CREATE (none for other tables), run in the
+    table's transaction. CASCADE when what depends on the table is the plan's own and made again after
+    the tables (its views, the foreign keys of the runbook's tables); a view or foreign key of someone
+    else's raises TargetError naming it, the table left as it was."""
+    if not table.replace or table.target not in existing_tables(conn, plan.schema):
+        return []
+    q = sql.Identifier(plan.schema, table.target)
+    planned_views = {v.target for v in plan.views if v.sql}
+    planned_keys = {name for name, _ in plan.foreign_keys()}
+    # views reading the table, directly or through other views (pg_rewrite's dependencies), and foreign
+    # keys of other tables referencing it (PostgreSQL docs, 5.15 "Dependency Tracking")
+    views = conn.execute(
+        "WITH RECURSIVE dep(oid) AS (SELECT %s::regclass::oid UNION SELECT r.ev_class FROM pg_depend d "
+        "JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+        "JOIN dep ON d.refclassid = 'pg_class'::regclass AND d.refobjid = dep.oid WHERE r.ev_class <> dep.oid) "
+        "SELECT n.nspname, c.relname FROM dep JOIN pg_class c ON c.oid = dep.oid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE dep.oid <> %s::regclass::oid",
+        [q.as_string(conn)] * 2).fetchall()
+    keys = conn.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' AND confrelid = %s::regclass "
+                        "AND conrelid <> confrelid", [q.as_string(conn)]).fetchall()
+    others = [f"view {schema}.{name}" for schema, name in views if schema != plan.schema or name not in planned_views]
+    others += [f"foreign key {name}" for (name,) in keys if name not in planned_keys]
+    if others:
+        raise TargetError(
+            f"{plan.schema}.{table.target} (created by an earlier run) is to be made again from the new plan, but "
+            f"{', '.join(others)} depend(s) on it and would be lost; the table was left as it was. Drop or change "
+            "them, or set if_exists to append to load into the table as it is")
+    return [sql.SQL("DROP TABLE {}{}").format(q, sql.SQL(" CASCADE" if views or keys else ""))]
 
 
 class _KeyCollision(Exception):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 PG_NAME_BYTES = 63  # Postgres cuts longer names silently; the plan shortens them visibly
 OWNED_MARK = "sqlite2neon: loaded from SQLite table "
+VIEW_MARK = "sqlite2neon: translated from SQLite view "  # the comment on each view the runbook creates
 FK_ACTIONS = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
 
@@ -121,6 +122,7 @@ class TablePlan:
     has_rowid: bool = True
     exists: bool = False  # the target table was already there
     owned: bool = False  # ... and an earlier run of this runbook created it (else: the app did, e.g. Drizzle)
+    replace: bool = False  # ... and the load drops it and creates it from this plan (if_exists is not append)
     unmapped_source: list[str] = field(default_factory=list)  # source columns with no target column
     unmapped_target: list[str] = field(default_factory=list)  # target columns no source column fills
     notes: list[str] = field(default_factory=list)
@@ -268,8 +270,9 @@ class Plan:
 
     def creates(self, table: TablePlan) -> list[sql.Composed]:
         """CREATE TABLE (marked as the runbook's own with a comment), for a table not there yet; first
-        the citext extension when a column needs it (COLLATE NOCASE)."""
-        if table.exists:
+        the citext extension when a column needs it (COLLATE NOCASE). A table an earlier run created is
+        created again when `replace` (the load drops it first, in the same transaction)."""
+        if table.exists and not table.replace:
             return []
         q = sql.Identifier(self.schema, table.target)
         needs = [CITEXT_DDL] if any(c.pg_type == "citext" for c in table.columns) else []
@@ -455,7 +458,10 @@ def plan_schema(profile: SourceProfile, params: Params, existing: dict[str, dict
                 f"tables {seen[name]!r} and {tp.name!r} both become {name!r} in Postgres with "
                 f"identifiers={params.identifiers}; use identifiers=preserve or rename one in the source")
         seen[name] = tp.name
-        tables.append(_plan_table(tp, params, existing.get(name), name in owned, text_support))
+        if name in existing and name in owned and params.if_exists != "append":
+            tables.append(_replaced_table(tp, params, text_support))
+        else:
+            tables.append(_plan_table(tp, params, existing.get(name), name in owned, text_support))
     _plan_foreign_keys(profile, tables, params)
     plan = Plan(params.target_schema, _load_order(tables), identifiers=params.identifiers, bad_text=params.bad_text)
     _plan_expressions(profile, plan, params)
@@ -586,6 +592,19 @@ def _plan_table(tp: TableProfile, params: Params, target: dict[str, "TargetColum
             table.indexes.append(planned)
     if target is not None:
         _adopt_existing(tp, table, target, owned, params)
+    return table
+
+
+def _replaced_table(tp: TableProfile, params: Params, text_support: "TextSupport") -> TablePlan:
+    """A table an earlier run of the runbook created, planned from the source as if it were new: the
+    load drops it and creates it from this plan in the table's own transaction (a failure keeps the old
+    one), so its columns, keys, indexes and checks are this plan's and nothing of an older source stays.
+    Its rows are replaced, so only where `if_exists` lets them be (with `append` it is loaded into as it
+    is; with `fail` the load refuses a table that holds rows)."""
+    table = _plan_table(tp, params, None, False, text_support)
+    table.exists = table.owned = table.replace = True
+    table.notes.append("target table exists (created by an earlier run): dropped and created again from this plan, "
+                       "its rows replaced")
     return table
 
 
@@ -1355,9 +1374,14 @@ def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, Target
 
 
 def owned_tables(conn: psycopg.Connection, schema: str) -> set[str]:
-    """Tables in the schema that an earlier run of the runbook created (marked by their comment)."""
+    """Tables in the schema that an earlier run of the runbook created: marked by their comment and
+    recorded in the runbook's state (`_sqlite2neon.tables`, written in the transaction that created
+    them). A table the app or `target_ddl` created is neither, and is never dropped."""
+    if conn.execute("SELECT to_regclass('_sqlite2neon.tables')").fetchone()[0] is None:
+        return set()
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN _sqlite2neon.tables s ON s.schema_name = n.nspname AND s.table_name = c.relname "
         "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') LIKE %s",
         [schema, OWNED_MARK.replace("%", r"\%") + "%"],
     ).fetchall()
@@ -1581,7 +1605,9 @@ def side_by_side_html(plan: Plan) -> str:
         ddl = [s.as_string(None) for s in plan.creates(t)[:-1]]  # not the COMMENT
         ddl += [s.as_string(None) for _, s in plan.keys_and_indexes(t) + plan.check_constraints(t)]
         ddl += [s.as_string(None) for name, s in plan.foreign_keys() if name in {fk.name for fk in t.foreign_keys}]
-        if t.exists:
+        if t.replace:
+            ddl.insert(0, f"-- {plan.schema}.{t.target} exists in the target (created by an earlier run): dropped first")
+        elif t.exists:
             ddl.insert(0, f"-- {plan.schema}.{t.target} exists in the target: no CREATE")
         notes = [f"{c.target}: {n}" for c in t.columns for n in c.notes] + t.notes
         notes += [f"{what}: {n} value(s)" for what, n in t.changed_values(plan.bad_text).items()]

@@ -263,7 +263,17 @@ class _Side:
 def _compare(view: "ViewPlan", plan: "Plan", conn: psycopg.Connection, source: Path, check: ViewCheck) -> None:
     exists = conn.execute("SELECT to_regclass(%s)", [sql.Identifier(plan.schema, view.target).as_string(conn)]).fetchone()[0]
     if exists is None:
-        check.problem = "not created in Postgres (see the load's not_created)"
+        check.problem = "not created in Postgres"
+        conn.rollback()
+        return
+    # the view's own columns, not only those the plan reads: a view an earlier run left with other
+    # columns (an extra one, one missing, another order) is not the source's view
+    actual = [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        [exists])]
+    planned = [c["name"] for c in view.columns or []]
+    if planned and actual != planned:
+        check.problem = f"its columns in Postgres are ({', '.join(actual)}), the plan's are ({', '.join(planned)})"
         conn.rollback()
         return
     readers = _Readers(view, plan, conn, source)
