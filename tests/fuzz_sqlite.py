@@ -637,6 +637,13 @@ PG_MIN_US = -210_866_803_200_000_000
 PG_MAX_US = 9_224_318_015_999_999_999
 YEAR_1_US = -62_135_596_800_000_000
 YEAR_10000_US = 253_402_300_800_000_000
+# the default plausible years, timestamp_years 1900-2200 (README "Parameters"): an instant outside them is
+# a listed loss the plan stops on, so a loss of such a column is real, whichever unit reads it
+PLAUSIBLE_US = (-2_208_988_800_000_000, 7_289_654_400_000_000)  # 1900-01-01 to 2201-01-01, UTC
+
+
+def implausible(micros: int | float) -> bool:
+    return not PLAUSIBLE_US[0] <= micros < PLAUSIBLE_US[1]
 MILLIS_FROM = 10**11  # an epoch number this large is milliseconds (as seconds: after the year 5138)
 MICROS_FROM = 10**14  # ... and this large microseconds (as milliseconds: after the year 5138)
 SQLITE_SPACE = "[ \t\n\v\f\r]"  # sqlite3Isspace
@@ -724,11 +731,13 @@ def epoch_expect(number: int | float) -> Expect:
     exact = Decimal(number) * scale
     if not PG_MIN_US <= exact <= PG_MAX_US:
         return no_meaning(f"{number} is outside timestamptz's range")
-    # past the year 9999 no one meant a time: loading it faithfully and rejecting it are both right
-    absurd = not YEAR_1_US <= exact < YEAR_10000_US
+    # outside the plausible years (past 9999 no one meant a time at all): loading it faithfully and
+    # listing it as a loss are both right
+    absurd = not YEAR_1_US <= exact < YEAR_10000_US or implausible(exact)
+    why = "outside the plausible years 1900-2200"
     if isinstance(number, int):
-        return Expect(lambda t: t == number * scale, absurd, "past the year 9999", canon=number * scale)
-    return Expect(lambda t: isinstance(t, int) and abs(t - exact) <= 1, absurd, "past the year 9999", canon=int(exact))
+        return Expect(lambda t: t == number * scale, absurd, why, canon=number * scale)
+    return Expect(lambda t: isinstance(t, int) and abs(t - exact) <= 1, absurd, why, canon=int(exact))
 
 
 def json_tree(text: str, jsonb: bool = True):
@@ -868,7 +877,7 @@ def expect(cls: str, v: Any, pg_type: str) -> Expect:
                 return Expect(julian.matches, True, "a number as text", canon=julian.canon)
             if micros is None:
                 return no_meaning(why)
-            return Expect(lambda x: x == micros, canon=micros)
+            return Expect(lambda x: x == micros, implausible(micros), "outside the plausible years 1900-2200", canon=micros)
         return no_meaning(f"a {cls} is not a date and time", cls == "blob")
     if base == "date":
         if cls == "text" and text is not None:
@@ -1665,6 +1674,8 @@ FIXED_FAULTS = {
                                                   "rejected '\\v5' (Postgres skips a vertical tab)",
     "other_scripts_digits_taken_for_numbers": "the oracle read '\u0cef' as 9 (Python's Decimal); Postgres and the "
                                               "runbook read ASCII digits only",
+    "years_outside_the_window_called_false_losses": "the oracle took an instant of the year 2468 for a value that "
+                                                    "arrives as it is, but timestamp_years 1900-2200 lists it as a loss",
     "julian_number_text_outside_the_years": "number text in a Julian-day column ('12.345', SQLite's Julian day of "
                                             "4713 BC) loaded without the listed loss numbers outside the years get",
 }
