@@ -27,6 +27,16 @@ VERIFY = ("full", "sample")
 FULL_TEXT = ("skip", "tsvector")
 # What the cutover does with rows changed in Postgres since the last sync (cutover.py).
 CONFLICTS = ("stop", "keep_target", "take_source")
+# numeric(p,s): a precision and a scale (PostgreSQL docs, 8.1.2); the one pattern for it everywhere
+NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
+
+
+def numeric_scale(pg_type: str) -> int | None:
+    """The scale of a `numeric(p,s)` type, or None for any other type."""
+    m = NUMERIC.fullmatch(pg_type)
+    return int(m.group(2)) if m else None
+
+
 # Kinds of thing the plan may list as not arriving as it is in SQLite (plan.Loss), for accept_losses.
 LOSS_KINDS = ("view", "index", "default", "collation", "check", "generated", "trigger", "virtual_table",
               "foreign_key", "value", "column")
@@ -183,7 +193,7 @@ class Params:
                 raise ConfigError(
                     f"column_overrides[{key!r}].convert must be one of {', '.join(CONVERSIONS)}"
                 )
-            if "type" in spec and spec["type"] not in TARGET_TYPES and not re.fullmatch(r"numeric\(\d+,\s*\d+\)", spec["type"]):
+            if "type" in spec and spec["type"] not in TARGET_TYPES and not NUMERIC.fullmatch(spec["type"]):
                 raise ConfigError(
                     f"column_overrides[{key!r}].type must be one of {', '.join(TARGET_TYPES)}"
                 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .config import NUMERIC
 from .plan import ColumnPlan, TablePlan
 from .source import NUMBER_TEXT as SQLITE_NUMBER
 from .source import (DATE_TEXT, ISO_TEXT, TIME_ALONE, duck_ident, iso_instant, julian_instant, register_json_functions,
@@ -25,7 +26,6 @@ REPLACEMENT = "chr(65533)"  # U+FFFD
 # space, tab, newline, vertical tab, form feed, carriage return); Python's str.strip() also strips
 # \x1c-\x1f, which Postgres does not
 PG_SPACE = "(chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
-NUMERIC = re.compile(r"numeric\((\d+),\s*(\d+)\)")
 VARCHAR = re.compile(r"(?:varchar|character varying)\((\d+)\)")
 CHAR = re.compile(r"char\((\d+)\)")  # blank-padded to n characters (PostgreSQL docs, 8.3 "Character Types")
 INTEGER_RANGES = {"bigint": "BIGINT", "integer": "INTEGER", "smallint": "SMALLINT"}

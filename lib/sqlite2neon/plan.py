@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from .config import Params
+from .config import NUMERIC, Params, numeric_scale
 from .errors import ConfigError, LossesNotAccepted
 from .source import RANGE_HINT, TIME_UNITS, ColumnProfile, IndexProfile, SourceProfile, TableProfile
 
@@ -669,8 +669,8 @@ def _plan_column(tp: TableProfile, cp: ColumnProfile, params: Params, lost: list
     _value_losses(tp, cp, pg_type, convert, params, lost)
     pg_type, pg_collation = _plan_collation(tp, cp, pg_type, notes, lost, text_support or TextSupport())
     default = _translate_default(tp, cp, pg_type, convert, notes, lost)
-    scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", pg_type)
-    rounds = int(scale.group(1)) if scale and (cp.decimal_shape or [0, 0])[1] > int(scale.group(1)) else None
+    scale = numeric_scale(pg_type)
+    rounds = scale if scale is not None and (cp.decimal_shape or [0, 0])[1] > scale else None
     if pg_type == "bytea":
         notes = [n for n in notes if n not in bad_text_notes]
     return ColumnPlan(cp.name, target_name(cp.name, params.identifiers), cp.declared_type, pg_type, convert, nullable,
@@ -691,7 +691,7 @@ def _value_losses(tp: TableProfile, cp: ColumnProfile, pg_type: str, convert: st
     from .source import unit_seconds
 
     name = f"{tp.name}.{cp.name}"
-    if (m := re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type)) and (cp.decimal_shape or [0, 0])[1] > int(m.group(2)):
+    if (m := NUMERIC.fullmatch(pg_type)) and (cp.decimal_shape or [0, 0])[1] > int(m.group(2)):
         lost.append(("value", name, f"values have up to {cp.decimal_shape[1]} decimal(s), and {pg_type} rounds "
                      f"them to {m.group(2)} (e.g. 0.125 -> {round_half_up('0.125', int(m.group(2)))})",
                      "leave the type to the plan (it widens to numeric), or accept the rounding: verification "
@@ -901,7 +901,7 @@ def _widen_for_default(cp: ColumnProfile, pg_type: str, convert: str, notes: lis
     section 3.1). Other types keep their default as a listed loss when it does not fit."""
     from .translate import translate_default
 
-    if cp.default is None or not (pg_type == "double precision" or re.fullmatch(r"numeric\(\d+,\s*\d+\)", pg_type)):
+    if cp.default is None or not (pg_type == "double precision" or NUMERIC.fullmatch(pg_type)):
         return pg_type
     done = translate_default(cp.default, cp.declared_type, pg_type, convert)
     if done.sql is not None or translate_default(cp.default, cp.declared_type, "numeric", convert).sql is None:
@@ -1343,8 +1343,7 @@ def _adopt_existing(tp: TableProfile, table: TablePlan, target: dict[str, Target
         if tc.pg_type != col.pg_type:
             col.notes.append(f"target column is {tc.pg_type}; planned {col.pg_type}")
             col.pg_type, col.type_given = tc.pg_type, "target"
-            scale = re.fullmatch(r"numeric\(\d+,\s*(\d+)\)", tc.pg_type)
-            col.rounds_to_scale = int(scale.group(1)) if scale else None
+            col.rounds_to_scale = numeric_scale(tc.pg_type)
             if tc.pg_type in ("timestamptz", "timestamp") and col.convert not in TIME_UNITS:
                 col.convert = "unix_seconds" if {"integer", "real"} & set(col.storage) else "iso_text"
             if tc.pg_type in ("timestamptz", "timestamp", "date"):

@@ -1119,8 +1119,10 @@ def profile_for(params) -> SourceProfile:
 
 def _shaped(params) -> frozenset[str]:
     """Columns overridden to numeric(p,s): the plan needs their decimal shape to list rounding."""
+    from .config import NUMERIC
+
     return frozenset(k.lower() for k, v in params.column_overrides.items()
-                     if re.fullmatch(r"numeric\(\d+,\s*\d+\)", str(v.get("type", ""))))
+                     if NUMERIC.fullmatch(str(v.get("type", ""))))
 
 
 def _empty(profile: SourceProfile) -> set[str]:

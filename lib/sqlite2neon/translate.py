@@ -1827,7 +1827,9 @@ def _rounded_by(number: int | float | str, pg_type: str) -> str:
         except OverflowError:
             return "too large for real"
         return "" if kept == x or math.isnan(x) else f"which real (4 bytes) rounds to {kept!r}"
-    m = re.fullmatch(r"numeric\((\d+),\s*(\d+)\)", pg_type)
+    from .config import NUMERIC
+
+    m = NUMERIC.fullmatch(pg_type)
     if not m:
         return ""
     precision, scale = int(m.group(1)), int(m.group(2))
