@@ -1,10 +1,10 @@
-"""What runs inside each measured process; `run.py` starts it and watches its memory.
+"""What runs inside each measured process of the runbook's steps alone and the limit; `run.py` starts
+it and watches its memory (the peers run from bench/peers.py, in their own venv).
 
     python bench/driver.py limit   --url URL --csv app.csv          --result out.json
     python bench/driver.py prepare --url URL --db app.db --run-dir D --result out.json
     python bench/driver.py load    --url URL --db app.db --run-dir D --result out.json [--workers N]
     python bench/driver.py verify  --url URL --db app.db --run-dir D --result out.json
-    python bench/driver.py duckdb  --url URL --db app.db            --result out.json
 
 Each writes {"seconds": <the timed part>, ...} to --result; the process around it is not timed here.
 """
@@ -88,26 +88,7 @@ def verify(args) -> dict:
     return {"seconds": time.monotonic() - started, "rows": result.tables[0].target_rows, "passed": result.passed}
 
 
-def duckdb_copy(args) -> dict:
-    """DuckDB's postgres extension (from the wheel) copying the table as DuckDB reads it."""
-    import duckdb
-    import duckdb_extension_postgres_scanner as wheel
-
-    from sqlite2neon.source import open_source, sql_string
-
-    extension = next(Path(wheel.__file__).parent.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
-    con = open_source(Path(args.db))
-    con.execute(f"INSTALL {sql_string(str(extension))}")
-    con.execute("LOAD postgres")
-    started = time.monotonic()
-    con.execute(f"ATTACH {sql_string(args.url)} AS pg (TYPE postgres)")
-    con.execute("CREATE TABLE pg.public.mental_items AS SELECT * FROM src.mental_items")
-    seconds = time.monotonic() - started
-    rows = con.execute("SELECT count(*) FROM pg.public.mental_items").fetchone()[0]
-    return {"seconds": seconds, "rows": rows}
-
-
-STEPS = {"limit": limit, "prepare": prepare, "load": load, "verify": verify, "duckdb": duckdb_copy}
+STEPS = {"limit": limit, "prepare": prepare, "load": load, "verify": verify}
 
 
 def main() -> None:
