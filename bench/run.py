@@ -61,6 +61,7 @@ class Measurement:
     wall_seconds: float | None = None  # the whole process, interpreter start included
     cpu_seconds: float | None = None  # user + system CPU of the process and all its children
     peak_rss_mb: float | None = None  # the process and all its children, sampled every 50 ms
+    peak_processes: dict = field(default_factory=dict)  # at that peak: MB of each process of the tree
     rows: int | None = None
     load_average: float | None = None  # 1-minute load when it started; this benchmark's own steps add about 1
     detail: dict = field(default_factory=dict)
@@ -77,14 +78,20 @@ class Check:
 
 # --- measuring one process -------------------------------------------------------------------
 
-def tree_rss(root) -> int:
-    total = 0
+def tree_rss(root) -> tuple[int, dict[str, float]]:
+    """The RSS of `root` and all its descendants added up, and each one's in MB ("pid command")."""
+    total, each = 0, {}
     for proc in [root, *root.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            rss, argv = proc.memory_info().rss, proc.cmdline()
+            # The program, and the module a Python runs (the CLI, papermill's kernel).
+            command = " ".join([Path(argv[0]).name if argv else proc.name(),
+                                *argv[argv.index("-m"):argv.index("-m") + 2]] if "-m" in argv else argv[:2])
         except psutil.Error:  # it ended between the listing and the reading
-            pass
-    return total
+            continue
+        total += rss
+        each[f"{proc.pid} {command[:60]}"] = round(rss / MB, 1)
+    return total, each
 
 
 def run_measured(name: str, argv: list[str], log: Path, *, cwd: Path | None = None,
@@ -98,15 +105,17 @@ def run_measured(name: str, argv: list[str], log: Path, *, cwd: Path | None = No
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                                 env=None if env is None else {**os.environ, **env})
-        peak = None
+        peak, at_peak = None, {}
         if psutil is not None:
             root, peak = psutil.Process(proc.pid), 0
         while True:
             if psutil is not None:
                 try:
-                    peak = max(peak, tree_rss(root))
+                    total, each = tree_rss(root)
                 except psutil.Error:
-                    pass
+                    total = 0
+                if total > peak:
+                    peak, at_peak = total, each
             try:
                 proc.wait(timeout=SAMPLE_SECONDS)
                 break
@@ -116,7 +125,7 @@ def run_measured(name: str, argv: list[str], log: Path, *, cwd: Path | None = No
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return proc.returncode, Measurement(name, wall_seconds=wall, cpu_seconds=cpu, peak_rss_mb=peak and peak / MB,
-                                        load_average=load_average)
+                                        peak_processes=at_peak, load_average=load_average)
 
 
 def measure(name: str, step: str, url: str, log_dir: Path, **options) -> Measurement:
@@ -547,6 +556,10 @@ def main() -> int:
     if grown:
         print("\ngrowth run")
         print(table(grown, None))
+    whole = find(main_run, "sqlite2neon run")
+    if whole and whole.peak_processes:
+        print("\nthe whole command's process tree at its peak: "
+              + ", ".join(f"{name.split(' ', 1)[1]} {mb:.0f} MB" for name, mb in whole.peak_processes.items()))
     print("\npeers: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "none installed"))
     print()
     for c in checks:
