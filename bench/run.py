@@ -246,7 +246,7 @@ def whole_command(admin_url: str, source: Source, workers: int | None) -> list[M
                                  logs / "run.log", cwd=PROJECT)
     m.seconds = m.wall_seconds
     log = (logs / "run.log").read_text(errors="replace")
-    found = re.search(r"record: (\S+)", log)
+    found = re.search(r"record: (.+?)(?: \(see .*)?$", log, re.MULTILINE)
     summary = {}
     if found:
         run_dir = RESULTS / "runs" / label
