@@ -417,7 +417,7 @@ def growth(args, admin_url: str, main_run: list[Measurement]) -> list[Measuremen
     """The whole command at each of --sizes (the main run's own measurement at its size)."""
     out = []
     for rows in args.sizes:
-        whole = find(main_run, "sqlite2neon run") if rows == args.rows else None
+        whole = next((m for m in main_run if m.name.startswith("sqlite2neon run")), None) if rows == args.rows else None
         if whole is None:
             print(f"measuring the whole command at {rows:,} rows ...", flush=True)
             whole = whole_command(admin_url, app_db(rows), args.workers)[0]
