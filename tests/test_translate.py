@@ -437,7 +437,7 @@ LIMIT 3"""
 def test_view_join_group_order_limit(lite, pg):
     assert translate_view(JOINED, NAMES) == (
         'SELECT "i"."title" || \' (\' || COALESCE("i"."status", \'none\') || \')\' AS "label", '
-        'COUNT("o"."id") AS "orders", SUM("o"."amount") AS "total" '
+        'COUNT("o"."id") AS "orders", CAST(SUM("o"."amount") AS BIGINT) AS "total" '
         'FROM "mental_items" AS "i" LEFT JOIN "orders" AS "o" ON "o"."item_id" = "i"."id" '
         'WHERE "i"."resolved" = FALSE GROUP BY "i"."id", "i"."title", "i"."status" '
         'ORDER BY "total" DESC NULLS LAST, "label" NULLS FIRST LIMIT 3'

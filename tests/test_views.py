@@ -278,6 +278,10 @@ EXPRESSIONS = {
     "text_plus_number": "SELECT id, code + 1 AS v, name + ' ' + code AS w, code * 2 AS x FROM t",
     "text_ordered_by_bytes": "SELECT id FROM t WHERE name < 'a'",
     "max_text": "SELECT max(name) AS v, min(name) AS w FROM t",
+    # Postgres' sum(bigint) is numeric: without a cast back, sum(qty) / 1000 gave 0.014 where SQLite gives 0
+    "sum_integer_division": "SELECT flag, sum(qty) / 2 AS v, sum(qty) / 1000 AS w, sum(qty) % 3 AS x, "
+                            "-sum(qty) / 4 AS y, sum(DISTINCT qty) / 2 AS z FROM t GROUP BY flag",
+    "sum_integer_then_real": "SELECT flag, sum(qty) * 1.5 AS v, sum(qty) / 4.0 AS w, max(qty) / 2 AS x FROM t GROUP BY flag",
 }
 
 

@@ -1051,7 +1051,14 @@ def _rule_mod(node: exp.Mod) -> exp.Expression:
 
 
 def _rule_number_function(node: exp.Expression) -> exp.Expression:
+    """sum() and avg() of numbers. SQLite's sum() of integers is an integer (an overflow is an error),
+    where Postgres' sum(bigint) is numeric (PostgreSQL docs, 9.21 "Aggregate Functions"), so that
+    `sum(qty) / 1000` would no longer divide as integers: such a sum is cast back to bigint, which
+    fails on overflow as SQLite's does (https://www.sqlite.org/lang_aggfunc.html#sumunc)."""
     node.set("this", _number_operand(node.this))
+    summed = node.this.expressions if isinstance(node.this, exp.Distinct) else [node.this]  # sum(DISTINCT x)
+    if isinstance(node, exp.Sum) and len(summed) == 1 and _kind(summed[0]) in _INTEGER_TYPES:
+        return _cast(node, "bigint")
     return node
 
 
