@@ -71,6 +71,14 @@ class TableLoad:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
 
+    @property
+    def bytes_per_row(self) -> float:
+        """COPY bytes sent to Postgres per row loaded (CSV text; over a network, bytes are the limit)."""
+        return self.bytes / self.rows if self.rows else 0.0
+
+
+DERIVED = ("rows_per_second", "mb_per_second", "bytes_per_row")  # in load.json for the reader, not read back
+
 
 @dataclass
 class LoadResult:
@@ -100,12 +108,13 @@ class LoadResult:
         for t, table in zip(raw["tables"], self.tables):  # throughput, for the record
             t["rows_per_second"] = round(table.rows_per_second)
             t["mb_per_second"] = round(table.bytes / 1e6 / table.seconds, 2) if table.seconds else 0.0
+            t["bytes_per_row"] = round(table.bytes_per_row, 1)
         return json.dumps(raw, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "LoadResult":
         raw = json.loads(text)
-        raw["tables"] = [TableLoad(**{k: v for k, v in t.items() if k not in ("rows_per_second", "mb_per_second")})
+        raw["tables"] = [TableLoad(**{k: v for k, v in t.items() if k not in DERIVED})
                          for t in raw["tables"]]
         return cls(**raw)
 
