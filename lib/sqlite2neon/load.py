@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import queue
 import re
 import threading
@@ -431,6 +430,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         with conn.transaction():
             # room to sort the keys in memory when they are built after the data (session only)
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            conn.execute("SET LOCAL TimeZone = 'UTC'")  # the CSV's timestamptz text carries no offset
             creates = _drop_replaced(conn, plan, table) + plan.creates(table)
             try:
                 # One COPY for the whole table, the fast way (FREEZE when the table is new in this very
@@ -667,11 +667,6 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2,
     stop = threading.Event()
 
     def produce() -> None:
-        try:
-            # Postgres' ingest is the bottleneck: let the kernel favour it over reading ahead
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
         nonlocal position
         try:
             for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
