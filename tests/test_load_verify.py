@@ -76,6 +76,15 @@ def test_demo_round_trip_verifies(demo_target, demo_db):
     assert counts(demo_target["conn"], "mental_items", "item_events") == loaded
 
 
+def test_load_json_reports_bytes_sent_per_row(demo_target):
+    """load.json gives each table's COPY bytes per row (bytes / rows), and reads back without it."""
+    result = demo_target["load"]
+    written = {t["target"]: t for t in json.loads(result.to_json())["tables"]}
+    for table in result.tables:
+        assert table.bytes > 0 and written[table.target]["bytes_per_row"] == round(table.bytes / table.rows, 1)
+    assert load.LoadResult.from_json(result.to_json()).tables == result.tables
+
+
 def test_demo_ids_are_identical(demo_target, demo_db):
     conn = demo_target["conn"]
     assert {r[0] for r in conn.execute("SELECT id FROM mental_items")} == {

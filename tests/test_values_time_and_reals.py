@@ -702,3 +702,33 @@ def test_julian_finer_criterion_never_flags_what_julianday_writes():
                                      [x]).fetchone()[0]
     assert [x for x in written if flagged(x)] == []
     assert [flagged(x) for x in (2460000.7500004, 2460000.5 + 0.4 / 86400000, 2451545.0000000005)] == [True, True, True]
+
+
+def test_plain_iso_text_cast_directly_reads_as_the_full_pattern_does():
+    """convert.plain_iso_first casts ISO text of the usual shape with DuckDB's own cast instead of taking
+    it apart with source.iso_instant's pattern: for every text, both give the same instant (or NULL),
+    days the calendar has not, leap days, the last minute of a day, fractions of 1 to 7 digits and
+    shapes the direct cast does not take included."""
+    import duckdb
+
+    from sqlite2neon.convert import PLAIN_ISO, plain_iso_first
+    from sqlite2neon.source import iso_instant
+
+    rng = random.Random(14)
+    texts = ["2024-02-29 23:59:59", "2023-02-29 00:00:00", "2024-06-31 12:00:00", "2024-12-31T23:59:59.999999",
+             "1000-01-01 00:00", "9999-12-31 23:59:59.1", "2000-01-01 23:59:60", "2000-01-01 24:00:00",
+             "2000-01-01 10:30:15.1234567", "0999-01-01 00:00:00", "2000-01-01  10:30", "2000-01-01 10:30Z",
+             "2000-1-01 10:30", "2000-01-01 10:30 ", "2000-01-01", "2000-01-01T10:30:15.000000"]
+    for _ in range(2000):
+        y, mo, d = rng.randint(1000, 9999), rng.randint(1, 12), rng.randint(1, 31)
+        fraction = "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6))) if rng.random() < .5 else ""
+        texts.append(f"{y:04}-{mo:02}-{d:02}{rng.choice(' T')}{rng.randint(0, 23):02}:{rng.randint(0, 59):02}"
+                     + (f":{rng.randint(0, 59):02}{fraction}" if rng.random() < .8 else ""))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE TABLE s (c VARCHAR)")
+    con.executemany("INSERT INTO s VALUES (?)", [[t] for t in texts])
+    rows = con.execute(f"SELECT c, regexp_matches(c, '{PLAIN_ISO}'), {plain_iso_first('s.c')}, {iso_instant('s.c')} "
+                       "FROM s").fetchall()
+    assert sum(plain for _, plain, _, _ in rows) > 1500  # the direct cast is what is tested
+    assert [(t, fast) for t, _, fast, full in rows if fast != full] == []

@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import queue
 import re
 import threading
@@ -71,6 +70,14 @@ class TableLoad:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
 
+    @property
+    def bytes_per_row(self) -> float:
+        """COPY bytes sent to Postgres per row loaded (CSV text; over a network, bytes are the limit)."""
+        return self.bytes / self.rows if self.rows else 0.0
+
+
+DERIVED = ("rows_per_second", "mb_per_second", "bytes_per_row")  # in load.json for the reader, not read back
+
 
 @dataclass
 class LoadResult:
@@ -100,12 +107,13 @@ class LoadResult:
         for t, table in zip(raw["tables"], self.tables):  # throughput, for the record
             t["rows_per_second"] = round(table.rows_per_second)
             t["mb_per_second"] = round(table.bytes / 1e6 / table.seconds, 2) if table.seconds else 0.0
+            t["bytes_per_row"] = round(table.bytes_per_row, 1)
         return json.dumps(raw, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "LoadResult":
         raw = json.loads(text)
-        raw["tables"] = [TableLoad(**{k: v for k, v in t.items() if k not in ("rows_per_second", "mb_per_second")})
+        raw["tables"] = [TableLoad(**{k: v for k, v in t.items() if k not in DERIVED})
                          for t in raw["tables"]]
         return cls(**raw)
 
@@ -422,6 +430,7 @@ def load_table(src, conn: psycopg.Connection, plan: Plan, table: TablePlan, para
         with conn.transaction():
             # room to sort the keys in memory when they are built after the data (session only)
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            conn.execute("SET LOCAL TimeZone = 'UTC'")  # the CSV's timestamptz text carries no offset
             creates = _drop_replaced(conn, plan, table) + plan.creates(table)
             try:
                 # One COPY for the whole table, the fast way (FREEZE when the table is new in this very
@@ -658,11 +667,6 @@ def _chunks(src, read: convert.TableRead, batch_rows: int, depth: int = 2,
     stop = threading.Event()
 
     def produce() -> None:
-        try:
-            # Postgres' ingest is the bottleneck: let the kernel favour it over reading ahead
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
         nonlocal position
         try:
             for batch in src.execute(read.select()).to_arrow_reader(batch_rows):
