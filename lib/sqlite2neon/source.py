@@ -423,11 +423,13 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
         workers = max(1, min(os.cpu_count() or 1, 8))
         profiles = [_catalogue(lite, name, sql_of[name]) for name in names]
         ranges = [_rowid_ranges(lite, tp, 2 * workers) for tp in profiles]
+        sampled = [_sampled_classes(lite, tp) for tp in profiles]
         duck = open_source(path)
         try:
             with ThreadPoolExecutor(workers) as pool:
                 objects = [pool.submit(_table_objects, path, tp) for tp in profiles]
-                scans = [[pool.submit(_scan, duck.cursor(), tp, where, years) for where in wheres] for tp, wheres in zip(profiles, ranges)]
+                scans = [[pool.submit(_scan, duck.cursor(), tp, where, years, classes) for where in wheres]
+                         for tp, wheres, classes in zip(profiles, ranges, sampled)]
                 for tp, parts in zip(profiles, scans):
                     _apply_facts(lite, tp, _merged([p.result() for p in parts]), years)
                     _decimal_shapes(lite, tp.name, tp.columns, shaped)
@@ -610,35 +612,59 @@ def _decimals(number: str) -> str:
     return f"greatest(length({fraction}) - {exponent}, 0)"
 
 
-def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str,
-          years: tuple[int, int]) -> dict[str, Any]:
+def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years: tuple[int, int],
+          classes: list[set[str]]) -> dict[str, Any]:
     """One pass over `table` (the rows `where` picks): {"i.kind.fact": value} for every column i, each
-    fact an aggregate of `_facts`, merged across passes by its kind (`_merged`). SQLite hands each
-    value out with its `typeof`: text and BLOBs as their bytes (DuckDB checks UTF-8 only when a value
-    leaves it, so text that is not UTF-8 is counted, and left out of the tests of text, by
-    `decode`), reals as printf('%!.20e'), which parses back to the same double (the 17 digits of
-    '%!.17g' do not at the extremes)."""
+    fact an aggregate of `_facts`, merged across passes by its kind (`_merged`). `classes`: per
+    column, the storage classes a sample of rows found (`_sampled_classes`), whose facts alone are
+    computed; when a column turns out to store another class, the pass is made again with every
+    fact of every class. SQLite hands each value out with its `typeof`: text and BLOBs as their
+    bytes (DuckDB checks UTF-8 only when a value leaves it, so text that is not UTF-8 is counted,
+    and left out of the tests of text, by `decode`), reals as printf('%!.20e'), which parses back to
+    the same double (the 17 digits of '%!.17g' do not at the extremes)."""
+    try:
+        register_json_functions(cur)
+        facts = _scan_once(cur, table, where, years, classes)
+        stored = [{k for k in STORAGE_CLASSES if facts[f"{i}.n.{k}"]} for i in range(len(table.columns))]
+        if any(found - {"null"} - expected for found, expected in zip(stored, classes)):
+            facts = _scan_once(cur, table, where, years, [set(STORAGE_CLASSES)] * len(table.columns))
+        return facts
+    except duckdb.Error as exc:
+        raise SourceError(f"SQLite could not hand out the values of table {table.name}: {_explain(exc)}") from None
+    finally:
+        cur.close()
+
+
+def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years: tuple[int, int],
+               classes: list[set[str]]) -> dict[str, Any]:
     handed, derived, flags, aggs = [], [], [], []
     for i, col in enumerate(table.columns):
         c = sqlite_ident(col.name)
-        handed += [f"typeof({c}) AS t{i}", f"CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) ELSE {c} END AS v{i}"]
+        # a column without reals expected hands its values as they are: a real found there redoes the pass
+        value = f"CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) ELSE {c} END" if "real" in classes[i] else c
+        handed += [f"typeof({c}) AS t{i}", f"{value} AS v{i}"]
         derived += [f"t{i}", f"v{i}", f"t{i} = 'real' AS r{i}",
                     f"try(decode(encode(CASE WHEN t{i} = 'text' THEN v{i} END))) AS x{i}",
                     f"CASE WHEN t{i} = 'integer' THEN CAST(v{i} AS BIGINT) END AS iv{i}",
                     f"CASE WHEN t{i} IN ('integer', 'real') THEN TRY_CAST(v{i} AS DOUBLE) END AS n{i}"]
         flags += _flags(i, years)
-        aggs += _facts(i, years)
+        aggs += _facts(i, years, classes[i])
     query = f"SELECT {', '.join(handed)} FROM {sqlite_ident(table.name)}{where}"
     sql = (f"SELECT count(*), {', '.join(a for _, a in aggs)} FROM (SELECT *, {', '.join(flags)} FROM "
            f"(SELECT {', '.join(derived)} FROM sqlite_query('src', {sql_string(query)})))")
-    try:
-        register_json_functions(cur)
-        row = cur.execute(sql).fetchone()
-    except duckdb.Error as exc:
-        raise SourceError(f"SQLite could not hand out the values of table {table.name}: {_explain(exc)}") from None
-    finally:
-        cur.close()
+    row = cur.execute(sql).fetchone()
     return {"rows.n": row[0], **dict(zip((name for name, _ in aggs), row[1:]))}
+
+
+def _sampled_classes(lite: sqlite3.Connection, table: TableProfile, rows: int = 1000) -> list[set[str]]:
+    """Per column, the storage classes among the first `rows` rows: which facts a pass computes
+    (`_scan` makes it again when the whole table holds more)."""
+    found = [set() for _ in table.columns]
+    typeofs = ", ".join(f"typeof({sqlite_ident(c.name)})" for c in table.columns)
+    for row in lite.execute(f"SELECT DISTINCT {typeofs} FROM (SELECT * FROM {sqlite_ident(table.name)} LIMIT {rows})"):
+        for seen, kind in zip(found, row):
+            seen.add(kind)
+    return [seen - {"null"} for seen in found]
 
 
 def _flags(i: int, years: tuple[int, int]) -> list[str]:
@@ -673,40 +699,46 @@ def _flags(i: int, years: tuple[int, int]) -> list[str]:
     ]
 
 
-def _facts(i: int, years: tuple[int, int]) -> list[tuple[str, str]]:
+def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str, str]]:
     """(name, DuckDB aggregate) for column i: storage classes, the extremes of each class, integers
     beyond 2^53, epoch ranges of the numbers (integers and reals alike, whatever else the column
     stores), numbers outside the plausible `years` in each unit and reals with digits beyond a
     microsecond in each, 0/1, JSON, ISO dates (and those outside `years`), digits beyond
-    microseconds, NUL characters and invalid UTF-8. A name is "i.kind.fact", its kind how passes
-    over parts of the table merge: n (a count: summed), lo / hi (an extreme), ex (the first example)."""
+    microseconds, NUL characters and invalid UTF-8. Only the facts of the storage `classes` given
+    are computed (the others are 0 or None for a column without such values). A name is
+    "i.kind.fact", its kind how passes over parts of the table merge: n (a count: summed), lo / hi
+    (an extreme), ex (the first example)."""
     first, last = _window_seconds(years)
     t, v, x, n = f"t{i}", f"v{i}", f"x{i}", f"n{i}"
     out = [(f"{i}.n.{k}", f"count_if({t} = '{k}')") for k in STORAGE_CLASSES]
-    out += [(f"{i}.lo.integer", f"min(iv{i})"), (f"{i}.hi.integer", f"max(iv{i})"),
-            (f"{i}.lo.real", f"min({n}) FILTER (WHERE r{i})"), (f"{i}.hi.real", f"max({n}) FILTER (WHERE r{i})")]
+    if "integer" in classes:
+        out += [(f"{i}.lo.integer", f"min(iv{i})"), (f"{i}.hi.integer", f"max(iv{i})"),
+                (f"{i}.n.wide", f"count_if(iv{i} > {DOUBLE_EXACT} OR iv{i} < -{DOUBLE_EXACT})")]
+    if "real" in classes:
+        out += [(f"{i}.lo.real", f"min({n}) FILTER (WHERE r{i})"), (f"{i}.hi.real", f"max({n}) FILTER (WHERE r{i})")]
     # text and BLOBs as BLOBs, which DuckDB orders by their bytes, as SQLite's BINARY does
-    out += [(f"{i}.{e}.{k}", f"{f}(encode({v})) FILTER (WHERE {t} = '{k}')") for k in ("text", "blob")
+    out += [(f"{i}.{e}.{k}", f"{f}(encode({v})) FILTER (WHERE {t} = '{k}')") for k in ("text", "blob") if k in classes
             for e, f in (("lo", "min"), ("hi", "max"))]
-    out.append((f"{i}.n.wide", f"count_if(iv{i} > {DOUBLE_EXACT} OR iv{i} < -{DOUBLE_EXACT})"))
 
     def counted(name: str, test: str, example: str) -> None:
         out.append((f"{i}.n.{name}", f"count_if({test})"))
         out.append((f"{i}.ex.{name}", f"first({example}) FILTER (WHERE {test})"))
 
-    for unit, (lo, hi) in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE)):
-        out.append((f"{i}.n.in.{unit}", f"count_if({n} BETWEEN {lo} AND {hi})"))
-        lo, hi = unit_window(unit, first, last + 1)  # to the end of the last year's last second
-        counted(f"out.{unit}", f"({n} < {lo} OR {n} >= {hi})", f"shown{i}")
-    for unit, most in UNIT_DECIMALS.items():
-        counted(f"finer.{unit}", f"dec{i} > {most}", f"shown{i}")
-    counted("finer.julian_day", f"(r{i} AND {JULIAN_FINER.format(n=n)})", f"shown{i}")
-    out.append((f"{i}.n.zero_one", f"count_if({n} IN (0, 1))"))
-    out += [(f"{i}.n.json", f"count_if(json{i})"), (f"{i}.n.iso", f"count_if(isoish{i})"),
-            (f"{i}.n.nul", f"count_if(contains({x}, chr(0)))")]
-    out.append((f"{i}.n.bad", f"count_if({t} = 'text') - count({x})"))
-    for name in ("nanos", "timed", "repeats", "unheld", "tout", "jout"):
-        counted(name, f"{name}{i}", x)
+    if classes & {"integer", "real"}:
+        for unit, (lo, hi) in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE)):
+            out.append((f"{i}.n.in.{unit}", f"count_if({n} BETWEEN {lo} AND {hi})"))
+            lo, hi = unit_window(unit, first, last + 1)  # to the end of the last year's last second
+            counted(f"out.{unit}", f"({n} < {lo} OR {n} >= {hi})", f"shown{i}")
+        out.append((f"{i}.n.zero_one", f"count_if({n} IN (0, 1))"))
+    if "real" in classes:
+        for unit, most in UNIT_DECIMALS.items():
+            counted(f"finer.{unit}", f"dec{i} > {most}", f"shown{i}")
+        counted("finer.julian_day", f"(r{i} AND {JULIAN_FINER.format(n=n)})", f"shown{i}")
+    if "text" in classes:
+        out += [(f"{i}.n.json", f"count_if(json{i})"), (f"{i}.n.iso", f"count_if(isoish{i})"),
+                (f"{i}.n.nul", f"count_if(contains({x}, chr(0)))"), (f"{i}.n.bad", f"count_if({t} = 'text') - count({x})")]
+        for name in ("nanos", "timed", "repeats", "unheld", "tout", "jout"):
+            counted(name, f"{name}{i}", x)
     return out
 
 
