@@ -661,7 +661,7 @@ def _sampled_classes(lite: sqlite3.Connection, table: TableProfile, rows: int = 
     (`_scan` makes it again when the whole table holds more)."""
     found = [set() for _ in table.columns]
     typeofs = ", ".join(f"typeof({sqlite_ident(c.name)})" for c in table.columns)
-    for row in lite.execute(f"SELECT DISTINCT {typeofs} FROM (SELECT * FROM {sqlite_ident(table.name)} LIMIT {rows})"):
+    for row in set(lite.execute(f"SELECT {typeofs} FROM {sqlite_ident(table.name)} LIMIT {rows}")):
         for seen, kind in zip(found, row):
             seen.add(kind)
     return [seen - {"null"} for seen in found]
