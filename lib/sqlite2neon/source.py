@@ -643,17 +643,29 @@ def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, 
         # a column without reals expected hands its values as they are: a real found there redoes the pass
         value = f"CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) ELSE {c} END" if "real" in classes[i] else c
         handed += [f"typeof({c}) AS t{i}", f"{value} AS v{i}"]
-        derived += [f"t{i}", f"v{i}", f"t{i} = 'real' AS r{i}",
-                    f"try(decode(encode(CASE WHEN t{i} = 'text' THEN v{i} END))) AS x{i}",
-                    f"CASE WHEN t{i} = 'integer' THEN CAST(v{i} AS BIGINT) END AS iv{i}",
-                    f"CASE WHEN t{i} IN ('integer', 'real') THEN TRY_CAST(v{i} AS DOUBLE) END AS n{i}"]
-        flags += _flags(i, years)
+        derived += [f"t{i}", f"v{i}", *_derived(i, classes[i])]
+        flags += _flags(i, years, classes[i])
         aggs += _facts(i, years, classes[i])
     query = f"SELECT {', '.join(handed)} FROM {sqlite_ident(table.name)}{where}"
     sql = (f"SELECT count(*), {', '.join(a for _, a in aggs)} FROM (SELECT *, {', '.join(flags)} FROM "
            f"(SELECT {', '.join(derived)} FROM sqlite_query('src', {sql_string(query)})))")
     row = cur.execute(sql).fetchone()
     return {"rows.n": row[0], **dict(zip((name for name, _ in aggs), row[1:]))}
+
+
+def _derived(i: int, classes: set[str]) -> list[str]:
+    """DuckDB SQL: column i's value as text (x: NULL for text that is not UTF-8), as an integer (iv)
+    and as a number (n), and whether it is a real (r). A column expected to hold one class only skips
+    the tests of the class: should it hold another, the pass is made again (`_scan`), so that what a
+    value of another class makes of these is never used."""
+    if classes == {"text"}:
+        return [f"false AS r{i}", f"try(decode(encode(v{i}))) AS x{i}", f"NULL::BIGINT AS iv{i}", f"NULL::DOUBLE AS n{i}"]
+    if classes == {"integer"}:  # an integer's double: its digits read as a double round the same way
+        return [f"false AS r{i}", f"NULL::VARCHAR AS x{i}", f"TRY_CAST(v{i} AS BIGINT) AS iv{i}",
+                f"CAST(TRY_CAST(v{i} AS BIGINT) AS DOUBLE) AS n{i}"]
+    return [f"t{i} = 'real' AS r{i}", f"try(decode(encode(CASE WHEN t{i} = 'text' THEN v{i} END))) AS x{i}",
+            f"CASE WHEN t{i} = 'integer' THEN CAST(v{i} AS BIGINT) END AS iv{i}",
+            f"CASE WHEN t{i} IN ('integer', 'real') THEN TRY_CAST(v{i} AS DOUBLE) END AS n{i}"]
 
 
 def _sampled_classes(lite: sqlite3.Connection, table: TableProfile, rows: int = 1000) -> list[set[str]]:
@@ -667,7 +679,7 @@ def _sampled_classes(lite: sqlite3.Connection, table: TableProfile, rows: int = 
     return [seen - {"null"} for seen in found]
 
 
-def _flags(i: int, years: tuple[int, int]) -> list[str]:
+def _flags(i: int, years: tuple[int, int], classes: set[str]) -> list[str]:
     """DuckDB SQL: per-value tests of column i that several aggregates share, each expensive one (a
     regex, JSON parsing, a Python function) behind a cheap test that every value it can match passes:
     CASE runs its THEN only on the rows its WHEN picks, where AND would run both sides on every row."""
@@ -679,7 +691,7 @@ def _flags(i: int, years: tuple[int, int]) -> list[str]:
     as_number = f"TRY_CAST(trim({x}, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) AS DOUBLE)"
     # a number's text starts with white space, a sign, a point or a digit
     numberish = f"ascii({x}) IN (9, 10, 11, 12, 13, 32, 43, 45, 46, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57)"
-    return [
+    text = [
         # ISO text starts with four digits and '-': its fifth character is '-'
         f"CASE WHEN substr({x}, 5, 1) = '-' THEN regexp_matches({x}, {sql_string(ISO_TEXT)}) ELSE false END AS {iso}",
         f"CASE WHEN substr({x}, 5, 1) = '-' THEN regexp_matches({x}, '^\\d{{4}}-[01]\\d-[0-3]\\d') ELSE false END AS isoish{i}",
@@ -694,9 +706,12 @@ def _flags(i: int, years: tuple[int, int]) -> list[str]:
         # number text, which a Julian-day column reads as a Julian day (as SQLite's date functions do)
         f"CASE WHEN {numberish} THEN regexp_matches({x}, {sql_string(NUMBER_TEXT)}) AND "
         f"({as_number} < {lo} OR {as_number} >= {hi}) ELSE false END AS jout{i}",
+    ]
+    numbers = [
         f"CASE WHEN r{i} THEN {_decimals(n)} END AS dec{i}",
         f"CASE WHEN r{i} THEN CAST({n} AS VARCHAR) ELSE v{i} END AS shown{i}",  # a real's shortest digits
     ]
+    return (text if "text" in classes else []) + (numbers if classes & {"integer", "real"} else [])
 
 
 def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str, str]]:
@@ -717,12 +732,13 @@ def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str,
     if "real" in classes:
         out += [(f"{i}.lo.real", f"min({n}) FILTER (WHERE r{i})"), (f"{i}.hi.real", f"max({n}) FILTER (WHERE r{i})")]
     # text and BLOBs as BLOBs, which DuckDB orders by their bytes, as SQLite's BINARY does
-    out += [(f"{i}.{e}.{k}", f"{f}(encode({v})) FILTER (WHERE {t} = '{k}')") for k in ("text", "blob") if k in classes
-            for e, f in (("lo", "min"), ("hi", "max"))]
+    out += [(f"{i}.{e}.{k}", f"{f}(encode({v}))" + ("" if classes == {k} else f" FILTER (WHERE {t} = '{k}')"))
+            for k in ("text", "blob") if k in classes for e, f in (("lo", "min"), ("hi", "max"))]
 
     def counted(name: str, test: str, example: str) -> None:
         out.append((f"{i}.n.{name}", f"count_if({test})"))
-        out.append((f"{i}.ex.{name}", f"first({example}) FILTER (WHERE {test})"))
+        # the first in scan order: one thread reads a pass, and any_value skips NULLs
+        out.append((f"{i}.ex.{name}", f"any_value(CASE WHEN {test} THEN {example} END)"))
 
     if classes & {"integer", "real"}:
         for unit, (lo, hi) in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE)):
