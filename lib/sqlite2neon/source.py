@@ -624,10 +624,13 @@ def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years
     the same double (the 17 digits of '%!.17g' do not at the extremes)."""
     try:
         register_json_functions(cur)
-        facts = _scan_once(cur, table, where, years, classes)
+        facts = _scan_once(cur, table, where, years, classes, exact=False)
         stored = [{k for k in STORAGE_CLASSES if facts[f"{i}.n.{k}"]} for i in range(len(table.columns))]
         if any(found - {"null"} - expected for found, expected in zip(stored, classes)):
-            facts = _scan_once(cur, table, where, years, [set(STORAGE_CLASSES)] * len(table.columns))
+            classes = [set(STORAGE_CLASSES)] * len(table.columns)
+            facts = _scan_once(cur, table, where, years, classes, exact=False)
+        if not _ranges_decided(facts, len(table.columns), years):
+            facts = _scan_once(cur, table, where, years, classes, exact=True)
         return facts
     except duckdb.Error as exc:
         raise SourceError(f"SQLite could not hand out the values of table {table.name}: {_explain(exc)}") from None
@@ -636,7 +639,7 @@ def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years
 
 
 def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years: tuple[int, int],
-               classes: list[set[str]]) -> dict[str, Any]:
+               classes: list[set[str]], exact: bool) -> dict[str, Any]:
     handed, derived, flags, aggs = [], [], [], []
     for i, col in enumerate(table.columns):
         c = sqlite_ident(col.name)
@@ -645,7 +648,7 @@ def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, 
         handed += [f"typeof({c}) AS t{i}", f"{value} AS v{i}"]
         derived += [f"t{i}", f"v{i}", *_derived(i, classes[i])]
         flags += _flags(i, years, classes[i])
-        aggs += _facts(i, years, classes[i])
+        aggs += _facts(i, years, classes[i], exact)
     query = f"SELECT {', '.join(handed)} FROM {sqlite_ident(table.name)}{where}"
     sql = (f"SELECT count(*), {', '.join(a for _, a in aggs)} FROM (SELECT *, {', '.join(flags)} FROM "
            f"(SELECT {', '.join(derived)} FROM sqlite_query('src', {sql_string(query)})))")
@@ -714,16 +717,16 @@ def _flags(i: int, years: tuple[int, int], classes: set[str]) -> list[str]:
     return (text if "text" in classes else []) + (numbers if classes & {"integer", "real"} else [])
 
 
-def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str, str]]:
+def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True) -> list[tuple[str, str]]:
     """(name, DuckDB aggregate) for column i: storage classes, the extremes of each class, integers
     beyond 2^53, epoch ranges of the numbers (integers and reals alike, whatever else the column
     stores), numbers outside the plausible `years` in each unit and reals with digits beyond a
     microsecond in each, 0/1, JSON, ISO dates (and those outside `years`), digits beyond
     microseconds, NUL characters and invalid UTF-8. Only the facts of the storage `classes` given
-    are computed (the others are 0 or None for a column without such values). A name is
+    are computed (the others are 0 or None for a column without such values); unless `exact`, the
+    numbers' epoch ranges are left to `_ranges_decided`. A name is
     "i.kind.fact", its kind how passes over parts of the table merge: n (a count: summed), lo / hi
     (an extreme), ex (the first example)."""
-    first, last = _window_seconds(years)
     t, v, x, n = f"t{i}", f"v{i}", f"x{i}", f"n{i}"
     out = [(f"{i}.n.{k}", f"count_if({t} = '{k}')") for k in STORAGE_CLASSES]
     if "integer" in classes:
@@ -740,11 +743,14 @@ def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str,
         # the first in scan order: one thread reads a pass, and any_value skips NULLs
         out.append((f"{i}.ex.{name}", f"any_value(CASE WHEN {test} THEN {example} END)"))
 
-    if classes & {"integer", "real"}:
-        for unit, (lo, hi) in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE)):
+    if classes & {"integer", "real"} and exact:
+        for unit, (lo, hi), (early, late) in _unit_ranges(years):
             out.append((f"{i}.n.in.{unit}", f"count_if({n} BETWEEN {lo} AND {hi})"))
-            lo, hi = unit_window(unit, first, last + 1)  # to the end of the last year's last second
-            counted(f"out.{unit}", f"({n} < {lo} OR {n} >= {hi})", f"shown{i}")
+            counted(f"out.{unit}", f"({n} < {early} OR {n} >= {late})", f"shown{i}")
+    elif classes & {"integer", "real"}:  # the least and greatest number decide most of them (`_ranges_decided`)
+        out += [(f"{i}.range.least", f"min({n})"), (f"{i}.range.most", f"max({n})"), (f"{i}.range.count", f"count({n})"),
+                (f"{i}.range.first", f"any_value(CASE WHEN {n} IS NOT NULL THEN shown{i} END)")]
+    if classes & {"integer", "real"}:
         out.append((f"{i}.n.zero_one", f"count_if({n} IN (0, 1))"))
     if "real" in classes:
         for unit, most in UNIT_DECIMALS.items():
@@ -756,6 +762,44 @@ def _facts(i: int, years: tuple[int, int], classes: set[str]) -> list[tuple[str,
         for name in ("nanos", "timed", "repeats", "unheld", "tout", "jout"):
             counted(name, f"{name}{i}", x)
     return out
+
+
+def _unit_ranges(years: tuple[int, int]) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    """Per unit of `TIME_UNITS`: its plausible range (numbers in it fit the unit, bounds included) and
+    the plausible `years` in it (numbers before the first bound or from the second on fall outside)."""
+    first, last = _window_seconds(years)
+    return [(unit, fits, unit_window(unit, first, last + 1))  # to the end of the last year's last second
+            for unit, fits in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE))]
+
+
+def _ranges_decided(facts: dict[str, Any], columns: int, years: tuple[int, int]) -> bool:
+    """The counts of numbers in each unit's range, and outside the plausible years in it, from a
+    column's least and greatest number, where they lie wholly inside or outside a range: every number
+    or none (the first number then being the first example). False when some range falls between
+    them: only counting each number tells, so the pass is made again with `exact` facts. Bounds are
+    compared as the doubles DuckDB compares them as."""
+    decided: dict[str, Any] = {}
+    for i in range(columns):
+        if f"{i}.range.count" not in facts:
+            continue
+        count, least, most = (facts.pop(f"{i}.range.{k}") for k in ("count", "least", "most"))
+        example = facts.pop(f"{i}.range.first")
+        for unit, (lo, hi), (early, late) in _unit_ranges(years):
+            lo, hi, early, late = (float(b) for b in (lo, hi, early, late))
+            if not count or most < lo or least > hi:
+                decided[f"{i}.n.in.{unit}"] = 0
+            elif lo <= least and most <= hi:
+                decided[f"{i}.n.in.{unit}"] = count
+            else:
+                return False
+            if not count or (least >= early and most < late):
+                decided[f"{i}.n.out.{unit}"], decided[f"{i}.ex.out.{unit}"] = 0, None
+            elif most < early or least >= late:
+                decided[f"{i}.n.out.{unit}"], decided[f"{i}.ex.out.{unit}"] = count, example
+            else:
+                return False
+    facts.update(decided)
+    return True
 
 
 def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
