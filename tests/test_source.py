@@ -357,3 +357,20 @@ def test_a_column_under_the_apps_own_collation_is_inspected(tmp_path):
     con.close()
     col = inspect_source(path).table("t").column("name")
     assert (col.collation, col.min, col.max) == ("APP_ORDER", "5", "b")
+
+
+def test_epoch_ranges_are_counted_number_by_number_where_min_and_max_do_not_decide(tmp_path):
+    """Seconds and milliseconds in one column: neither unit's range holds both the least and the
+    greatest number, so each number is counted; small numbers lie wholly inside the plausible years
+    (1970) in the unix units and wholly outside them as Julian days (4713 BC), and the first is the
+    example."""
+    seconds, millis = [1_700_000_000 + i for i in range(30)], [1_700_000_000_000 + i for i in range(20)]
+    path = make_sqlite(tmp_path / "units.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, created_at INTEGER, priority INTEGER);",
+                       {"t": [(i, v, 3 - i % 4) for i, v in enumerate(seconds + millis, start=1)]})
+    table = inspect_source(path).table("t")
+    created = table.column("created_at")
+    assert created.hints[0] == "ambiguous_unit"
+    assert created.outside_years == {"unix_seconds": 20, "julian_day": 50}
+    assert created.outside_example == {"unix_seconds": str(millis[0]), "julian_day": str(seconds[0])}
+    priority = table.column("priority")
+    assert (priority.outside_years, priority.outside_example) == ({"julian_day": 50}, {"julian_day": "2"})
