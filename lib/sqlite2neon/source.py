@@ -420,7 +420,8 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
         if not names:
             raise SourceError(f"{path} holds no tables to migrate")
         sql_of = {r[1]: r[3] or "" for r in master}
-        workers = max(1, min(os.cpu_count() or 1, 8))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = max(1, min(cores, 8))
         profiles = [_catalogue(lite, name, sql_of[name]) for name in names]
         ranges = [_rowid_ranges(lite, tp, 2 * workers) for tp in profiles]
         sampled = [_sampled_classes(lite, tp) for tp in profiles]
@@ -659,8 +660,8 @@ def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, 
 def _derived(i: int, classes: set[str]) -> list[str]:
     """DuckDB SQL: column i's value as text (x: NULL for text that is not UTF-8), as an integer (iv)
     and as a number (n), and whether it is a real (r). A column expected to hold one class only skips
-    the tests of the class: should it hold another, the pass is made again (`_scan`), so that what a
-    value of another class makes of these is never used."""
+    the tests of which class a value is: should it hold another, the pass is made again (`_scan`),
+    so that what a value of another class makes of these is never used."""
     if classes == {"text"}:
         return [f"false AS r{i}", f"try(decode(encode(v{i}))) AS x{i}", f"NULL::BIGINT AS iv{i}", f"NULL::DOUBLE AS n{i}"]
     if classes == {"integer"}:  # an integer's double: its digits read as a double round the same way
