@@ -266,3 +266,111 @@ def test_inspection_of_a_wal_database_leaves_it_unchanged(tmp_path):
     before = sha256(path)
     assert inspect_source(path).table("t").rows == 2
     assert sha256(path) == before
+
+
+# --- one pass per table, in rowid ranges: the facts are SQLite's own ----------------------------
+
+MIXED = """
+CREATE TABLE mixed (id INTEGER PRIMARY KEY, v, w TEXT COLLATE NOCASE, pad TEXT COLLATE RTRIM, b BLOB, z);
+"""
+MIXED_ROWS = [
+    (1, 5.0, "b", "x ", b"\x01", -0.0), (2, 5, "A", "x", b"", 0.0), (3, "txt", "a", "y  ", "t", 0),
+    (4, b"\xff", "B", "a ", 3, None), (5, 2**60 + 1, 7, 1.5, 2.5, "é"), (6, 2.0**60, None, None, None, b"\x00"),
+    (7, -(2**63), "2024-01-01 10:00:00.1234567", "[1]", b"\x00\x00", 2459000.123456789),
+]
+
+
+def _sqlite_extremes(path: Path, table: str, column: str) -> tuple[str, str]:
+    """SQLite's own min() and max() of a column, shown as inspection shows them."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        low, high = con.execute(f'SELECT hex(CAST(min("{column}") AS BLOB)), hex(CAST(max("{column}") AS BLOB)) '
+                                f'FROM "{table}"').fetchone()
+        stored = {r[0] for r in con.execute(f'SELECT DISTINCT typeof("{column}") FROM "{table}"')} - {"null"}
+    finally:
+        con.close()
+    return tuple(source._shown(bytes.fromhex(h), stored) for h in (low, high))
+
+
+def test_min_and_max_over_mixed_storage_classes_are_sqlites(tmp_path):
+    """Numbers < text < BLOBs, an integer beside an equal real, 0.0 beside -0.0, integers past 2^53
+    beside a real, text under NOCASE and RTRIM, empty BLOBs: min and max are what SQLite's own give."""
+    path = make_sqlite(tmp_path / "mixed.db", MIXED, {"mixed": MIXED_ROWS})
+    table = inspect_source(path).table("mixed")
+    for col in table.columns:
+        assert (col.min, col.max) == _sqlite_extremes(path, "mixed", col.name), col.name
+
+
+def test_a_table_read_in_rowid_ranges_has_the_profile_of_one_pass(tmp_path, monkeypatch):
+    rows = [(i * 7, v, f"2024-01-{1 + i % 28:02d} 10:00:00", i % 2) for i, v in enumerate(
+        [1_700_000_000, 2.5, "x", None, b"\x00", 1_700_000_000_123, "[1, 2]", 2459000.5, -0.0, 2**62] * 50)]
+    path = make_sqlite(tmp_path / "r.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v, created_at TEXT, is_done INTEGER);",
+                       {"t": rows})
+    whole = inspect_source(path)
+    monkeypatch.setattr(source, "SPLIT_ROWS", 10)
+    lite = source.open_sqlite(path)
+    try:
+        assert len(source._rowid_ranges(lite, whole.table("t"), 4)) == 4  # the split is really made
+    finally:
+        lite.close()
+    assert inspect_source(path) == whole
+
+
+def test_a_without_rowid_table_is_read_in_one_pass_with_the_same_facts(tmp_path, monkeypatch):
+    monkeypatch.setattr(source, "SPLIT_ROWS", 10)
+    path = make_sqlite(tmp_path / "wr.db", "CREATE TABLE kv (k TEXT PRIMARY KEY, v, n INTEGER) WITHOUT ROWID;",
+                       {"kv": [(f"k{i:03d}", [1, 2.5, "x", None, b"\xff"][i % 5], i) for i in range(200)]})
+    table = inspect_source(path).table("kv")
+    assert table.rows == 200 and table.without_rowid
+    assert table.column("v").storage == {"integer": 40, "real": 40, "text": 40, "blob": 40, "null": 40}
+    for col in table.columns:
+        assert (col.min, col.max) == _sqlite_extremes(path, "kv", col.name), col.name
+
+
+def test_a_class_the_sample_did_not_see_still_gets_its_facts(tmp_path):
+    """The first 1000 rows hold integers only; a real with digits beyond a microsecond, ISO text and
+    text that is not UTF-8 come later, and are counted all the same."""
+    path = make_sqlite(tmp_path / "late.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, created_at);",
+                       {"t": [(i, 1_700_000_000 + i) for i in range(1, 1501)]
+                        + [(1501, 1_700_000_000.1234567), (1502, "2024-01-01 10:00:00.1234567")]})
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO t VALUES (1503, CAST(x'61ff' AS TEXT))")
+    con.commit()
+    con.close()
+    col = inspect_source(path).table("t").column("created_at")
+    assert col.storage == {"integer": 1500, "real": 1, "text": 2, "blob": 0, "null": 0}
+    assert (col.finer_than_micros["unix_seconds"], col.finer_example["unix_seconds"]) == (1, "1700000000.1234567")
+    assert (col.sub_microsecond, col.sub_microsecond_example) == (1, "2024-01-01 10:00:00.1234567")
+    assert col.bad_utf8_values == 1
+    assert (col.min, col.max) == _sqlite_extremes(path, "t", "created_at")
+
+
+def test_a_column_under_the_apps_own_collation_is_inspected(tmp_path):
+    """SQLite cannot apply a collation the app defines: min and max are then taken by bytes, and the
+    collation is named (the plan lists it)."""
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.create_collation("app_order", lambda a, b: (a > b) - (a < b))
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT COLLATE app_order)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(1, "b"), (2, "a"), (3, 5)])
+    con.commit()
+    con.close()
+    col = inspect_source(path).table("t").column("name")
+    assert (col.collation, col.min, col.max) == ("APP_ORDER", "5", "b")
+
+
+def test_epoch_ranges_are_counted_number_by_number_where_min_and_max_do_not_decide(tmp_path):
+    """Seconds and milliseconds in one column: neither unit's range holds both the least and the
+    greatest number, so each number is counted; small numbers lie wholly inside the plausible years
+    (1970) in the unix units and wholly outside them as Julian days (4713 BC), and the first is the
+    example."""
+    seconds, millis = [1_700_000_000 + i for i in range(30)], [1_700_000_000_000 + i for i in range(20)]
+    path = make_sqlite(tmp_path / "units.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, created_at INTEGER, priority INTEGER);",
+                       {"t": [(i, v, 3 - i % 4) for i, v in enumerate(seconds + millis, start=1)]})
+    table = inspect_source(path).table("t")
+    created = table.column("created_at")
+    assert created.hints[0] == "ambiguous_unit"
+    assert created.outside_years == {"unix_seconds": 20, "julian_day": 50}
+    assert created.outside_example == {"unix_seconds": str(millis[0]), "julian_day": str(seconds[0])}
+    priority = table.column("priority")
+    assert (priority.outside_years, priority.outside_example) == ({"julian_day": 50}, {"julian_day": "2"})
