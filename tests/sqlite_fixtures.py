@@ -12,6 +12,7 @@ same rows every time.
   a table without primary key, a generated column, CHECKs, DEFAULT CURRENT_TIMESTAMP, a trigger.
 - `hostile`: every bad case at once (see its docstring).
 - `colliding_names`: two tables whose names differ only in case.
+- `chinook_store`: `chinook_like` grown to 13 tables and 16 views (a run that is mostly fixed cost).
 """
 
 from __future__ import annotations
@@ -661,6 +662,96 @@ def colliding_names(path) -> Path:
         """)
         con.executemany('INSERT INTO "Éclairs" VALUES (?, ?)', [(1, "chocolat"), (2, "café")])
         con.executemany('INSERT INTO "éclairs" VALUES (?, ?, ?)', [(1, "vanille", 3.5), (2, None, None), (3, "pistache", 4.0)])
+        con.commit()
+    finally:
+        con.close()
+    return Path(path)
+
+
+# --- Chinook with views: the shape of a run's fixed cost ----------------------------------------
+
+STORE_EXTRA_SCHEMA = """
+CREATE TABLE Review (
+    ReviewId INTEGER PRIMARY KEY,
+    TrackId INTEGER NOT NULL REFERENCES Track (TrackId),
+    CustomerId INTEGER NOT NULL REFERENCES Customer (CustomerId),
+    Stars INTEGER NOT NULL CHECK (Stars BETWEEN 1 AND 5),
+    Body NVARCHAR(400),
+    WrittenAt DATETIME NOT NULL
+);
+CREATE TABLE Promotion (
+    PromotionId INTEGER PRIMARY KEY,
+    Name NVARCHAR(80) NOT NULL,
+    GenreId INTEGER REFERENCES Genre (GenreId),
+    Discount NUMERIC(4,2) NOT NULL,
+    StartsOn DATETIME NOT NULL,
+    EndsOn DATETIME
+);
+CREATE VIEW ArtistAlbums AS
+    SELECT ar.ArtistId, ar.Name AS Artist, COUNT(al.AlbumId) AS Albums
+    FROM Artist ar LEFT JOIN Album al ON al.ArtistId = ar.ArtistId GROUP BY ar.ArtistId, ar.Name;
+CREATE VIEW AlbumTracks AS
+    SELECT al.AlbumId, al.Title, COUNT(t.TrackId) AS Tracks, SUM(t.Milliseconds) AS Milliseconds
+    FROM Album al JOIN Track t ON t.AlbumId = al.AlbumId GROUP BY al.AlbumId, al.Title;
+CREATE VIEW GenreTracks AS
+    SELECT g.GenreId, g.Name, COUNT(t.TrackId) AS Tracks FROM Genre g
+    LEFT JOIN Track t ON t.GenreId = g.GenreId GROUP BY g.GenreId, g.Name;
+CREATE VIEW MediaTypeTracks AS
+    SELECT m.MediaTypeId, m.Name, COUNT(*) AS Tracks FROM MediaType m
+    JOIN Track t ON t.MediaTypeId = m.MediaTypeId GROUP BY m.MediaTypeId, m.Name;
+CREATE VIEW PlaylistSizes AS
+    SELECT p.PlaylistId, p.Name, COUNT(pt.TrackId) AS Tracks FROM Playlist p
+    LEFT JOIN PlaylistTrack pt ON pt.PlaylistId = p.PlaylistId GROUP BY p.PlaylistId, p.Name;
+CREATE VIEW LongTracks AS
+    SELECT TrackId, Name, Milliseconds FROM Track WHERE Milliseconds > 600000;
+CREATE VIEW TrackDetails AS
+    SELECT t.TrackId, t.Name AS Track, al.Title AS Album, ar.Name AS Artist, g.Name AS Genre, t.UnitPrice
+    FROM Track t LEFT JOIN Album al ON al.AlbumId = t.AlbumId LEFT JOIN Artist ar ON ar.ArtistId = al.ArtistId
+    LEFT JOIN Genre g ON g.GenreId = t.GenreId;
+CREATE VIEW InvoiceLineTotals AS
+    SELECT InvoiceId, COUNT(*) AS Lines, SUM(Quantity) AS Items FROM InvoiceLine GROUP BY InvoiceId;
+CREATE VIEW CountrySales AS
+    SELECT BillingCountry AS Country, COUNT(*) AS Invoices, SUM(Total) AS Sales
+    FROM Invoice GROUP BY BillingCountry;
+CREATE VIEW EmployeeCustomers AS
+    SELECT e.EmployeeId, e.LastName, e.FirstName, COUNT(c.CustomerId) AS Customers
+    FROM Employee e LEFT JOIN Customer c ON c.SupportRepId = e.EmployeeId
+    GROUP BY e.EmployeeId, e.LastName, e.FirstName;
+CREATE VIEW Managers AS
+    SELECT e.EmployeeId, e.LastName, m.LastName AS Manager FROM Employee e
+    LEFT JOIN Employee m ON m.EmployeeId = e.ReportsTo;
+CREATE VIEW TopTracks AS
+    SELECT il.TrackId, SUM(il.Quantity) AS Sold FROM InvoiceLine il GROUP BY il.TrackId HAVING SUM(il.Quantity) >= 3;
+CREATE VIEW TrackRatings AS
+    SELECT TrackId, COUNT(*) AS Reviews, MIN(Stars) AS Lowest, MAX(Stars) AS Highest
+    FROM Review GROUP BY TrackId;
+CREATE VIEW FiveStarReviews AS
+    SELECT r.ReviewId, t.Name AS Track, c.Email FROM Review r
+    JOIN Track t ON t.TrackId = r.TrackId JOIN Customer c ON c.CustomerId = r.CustomerId WHERE r.Stars = 5;
+CREATE VIEW GenrePromotions AS
+    SELECT p.PromotionId, p.Name, g.Name AS Genre, p.Discount FROM Promotion p
+    LEFT JOIN Genre g ON g.GenreId = p.GenreId;
+"""
+
+
+def chinook_store(path) -> Path:
+    """`chinook_like` grown to 13 tables (reviews, promotions) and 16 views, about 3,500 rows: a
+    small database with many objects, whose run is mostly the runbook's fixed cost."""
+    chinook_like(path)
+    rng = random.Random(20261130)
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(STORE_EXTRA_SCHEMA)
+        reviews = [(i, rng.randint(1, 600), rng.randint(1, 300), rng.randint(1, 5),
+                    None if i % 7 == 0 else f"{_title(rng, 3)}, {rng.choice(['loved it', 'meh', 'on repeat'])}",
+                    _dt_text(datetime(2022, 1, 1) + timedelta(minutes=rng.randint(0, 1_500_000))))
+                   for i in range(1, 201)]
+        con.executemany("INSERT INTO Review VALUES (?, ?, ?, ?, ?, ?)", reviews)
+        promotions = [(i, f"{_title(rng)} Week", None if i % 5 == 0 else rng.randint(1, 25),
+                       rng.choice(["0.10", "0.25", "0.50"]), _dt_text(datetime(2023, 1, 1) + timedelta(days=7 * i)),
+                       None if i % 3 == 0 else _dt_text(datetime(2023, 1, 8) + timedelta(days=7 * i)))
+                      for i in range(1, 31)]
+        con.executemany("INSERT INTO Promotion VALUES (?, ?, ?, ?, ?, ?)", promotions)
         con.commit()
     finally:
         con.close()

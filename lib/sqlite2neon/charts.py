@@ -1,6 +1,9 @@
 """Charts for the notebooks and the record: matplotlib figures, saved as PNG in the run directory.
+Figures are made without pyplot (matplotlib's `Figure` on its own), so each is drawn once, into its
+file: a notebook shows that file (`saved`) rather than having the inline backend draw it again.
 
-    >>> fig = rows_per_table(verify_result)
+    >>> fig = rows_per_table(verify_result, run_dir)   # writes run_dir/charts/rows_per_table.png
+    >>> saved(run_dir, "rows_per_table")               # the PNG, as a notebook displays it
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import matplotlib
 
 if not os.environ.get("MPLBACKEND"):  # outside a notebook (ipykernel sets it): draw to files, open no window
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 
@@ -24,11 +27,21 @@ def _save(fig, run_dir: Path | None, name: str):
     return fig
 
 
+def saved(run_dir: Path, name: str):
+    """The chart `name` as written to `run_dir/charts/`, for a notebook cell to display (an
+    IPython Image); None, which shows nothing, when that chart had nothing to draw."""
+    from IPython.display import Image
+
+    path = Path(run_dir) / "charts" / f"{name}.png"
+    return Image(filename=str(path)) if path.exists() else None
+
+
 def source_rows(profile, run_dir: Path | None = None):
     """Rows per table in the SQLite source."""
     names = [t.name for t in profile.tables]
     rows = [t.rows for t in profile.tables]
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(names)))
+    fig = Figure(figsize=(7, 0.5 + 0.4 * len(names)))
+    ax = fig.subplots()
     ax.barh(names, rows, color="#4c72b0")
     ax.invert_yaxis()
     ax.set_xlabel("rows")
@@ -64,7 +77,8 @@ def null_rates(result, run_dir: Path | None = None):
 
 
 def _source_beside_target(names: list[str], source: list[float], target: list[float], xlabel: str, title: str):
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(names)))
+    fig = Figure(figsize=(7, 0.6 + 0.5 * len(names)))
+    ax = fig.subplots()
     ys = range(len(names))
     ax.barh([y - 0.2 for y in ys], source, height=0.4, label="SQLite source", color="#4c72b0")
     ax.barh([y + 0.2 for y in ys], target, height=0.4, label="Postgres target", color="#55a868")
@@ -82,7 +96,8 @@ def timestamp_distributions(histograms, run_dir: Path | None = None):
     columns = list(histograms)
     if not columns:
         return None
-    fig, axes = plt.subplots(len(columns), 1, figsize=(8, 2.4 * len(columns)), squeeze=False)
+    fig = Figure(figsize=(8, 2.4 * len(columns)))
+    axes = fig.subplots(len(columns), 1, squeeze=False)
     for ax, key in zip(axes[:, 0], columns):
         frame = histograms[key]
         # Fractional years rather than dates: a unit mistake can land in year 50,000.

@@ -306,9 +306,7 @@ def _chart_files(run_dir: Path, verify: dict | None) -> list[tuple[str, Path]]:
     if verify is not None and not (folder / "null_rates.png").exists():
         from . import charts
 
-        fig = charts.null_rates(verify, run_dir)
-        if fig is not None:
-            charts.plt.close(fig)
+        charts.null_rates(verify, run_dir)
     files = {p.stem: p for p in sorted(folder.glob("*.png"))} if folder.is_dir() else {}
     known = [(CHARTS[stem][0], files.pop(stem)) for stem in CHARTS if stem in files]
     return known + [(stem.replace("_", " "), path) for stem, path in files.items()]

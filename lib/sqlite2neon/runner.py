@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,9 +24,6 @@ from .errors import ConfigError
 
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
 KERNEL_NAME = "sqlite2neon"
-# The kernel's own log (its TCP warning, "KeyboardInterrupt caught in kernel") is not the run's story:
-# what a step says is in its notebook, and the reason of a failure is the first line on stderr.
-KERNEL_QUIET = ["--IPKernelApp.log_level=CRITICAL"]
 # URLs with a password reach the kernel through these variables, never through the notebook.
 SECRET_ENV = {"database_url": "SQLITE2NEON_DATABASE_URL", "database_url_direct": "SQLITE2NEON_DATABASE_URL_DIRECT",
               "api_url": "SQLITE2NEON_API_URL"}
@@ -163,12 +161,13 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     names = notebooks or NOTEBOOKS
     if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
-    with Interrupts() as interrupts:
+    # `after` ends what outlives the notebooks by the record's writing: the kernel's exit, HTML renderings
+    with Interrupts() as interrupts, contextlib.ExitStack() as after:
         refused = refusal(target, params) if target else None
         if refused:  # nothing to run: no notebook can reach this target
             outcome.status, outcome.error = "failed", refused
         else:
-            _execute(params, names, root, run_dir, outcome, interrupts)
+            _execute(params, names, root, run_dir, outcome, interrupts, after)
         if interrupts.signal:
             outcome.status, outcome.signal = "interrupted", interrupts.signal
             where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
@@ -191,25 +190,53 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
 
 
 def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
-             interrupts: Interrupts) -> None:
-    """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt."""
+             interrupts: Interrupts, after: contextlib.ExitStack) -> None:
+    """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt.
+    They share one kernel (kernel.py), started before papermill is imported so that it boots meanwhile,
+    and asked to exit when the last notebook ends; `after` waits for its exit, and for each executed
+    notebook's HTML, which is rendered beside it while the next notebook runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .kernel import RunKernel
+
+    injected = notebook_parameters(params)  # before the kernel starts: it inherits the secrets' variables
+    kernel = RunKernel.start(root, ensure_kernel())
+    after.callback(kernel.stop)
+    renders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
+    rendered: list = []
+    after.callback(_finish_renders, renders, rendered)
+    try:
+        _execute_in(kernel, renders, rendered, injected, names, root, run_dir, outcome, interrupts)
+    finally:
+        kernel.request_stop()
+
+
+def _finish_renders(renders, rendered: list) -> None:
+    renders.shutdown(wait=True)
+    for future in rendered:
+        future.result()  # a rendering that failed fails the run, as it did when rendered in line
+
+
+def _execute_in(kernel, renders, rendered: list, injected: dict, names: list[str], root: Path, run_dir: Path,
+                outcome: Outcome, interrupts: Interrupts) -> None:
+    """The loop of `_execute`; the futures of the HTML renderings it submits to `renders` go in `rendered`."""
+    from .kernel import engine
+
+    engine_name = engine()  # imports papermill
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    kernel = ensure_kernel()
-    injected = notebook_parameters(params)
     for name in names:
         if interrupts.signal:
-            return
+            break
         source = root / "notebooks" / f"{name}.ipynb"
         executed = run_dir / f"{name}.ipynb"
         started = time.monotonic()
         step = {"notebook": name, "status": "passed", "seconds": 0.0}
         try:
             papermill.execute_notebook(
-                str(source), str(executed), parameters=injected, kernel_name=kernel,
-                cwd=str(root), progress_bar=False, log_output=False, report_mode=False,
-                extra_arguments=KERNEL_QUIET,
+                str(source), str(executed), parameters=injected, engine_name=engine_name, km=kernel.manager(),
+                kernel_name=KERNEL_NAME, cwd=str(root), progress_bar=False, log_output=False, report_mode=False,
             )
         except PapermillExecutionError as exc:
             step["status"] = "failed"
@@ -224,11 +251,11 @@ def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcom
         if interrupts.signal:
             step["status"] = "interrupted"
         if executed.exists():
-            record.render_html(executed)
+            rendered.append(renders.submit(record.render_html, executed))
         outcome.steps.append(step)
         if step["status"] != "passed":
             outcome.status = step["status"]
-            return
+            break
 
 
 def _subclass_names(cls: type) -> set[str]:
@@ -250,12 +277,16 @@ def failure_reason(ename: str, evalue: str) -> str:
 
 
 def _tables(run_dir: Path) -> list[dict]:
-    from .verify import VerifyResult
-
+    """verify.json's tables as summary.json lists them: VerifyResult.summary_tables, read from the
+    record as it is written (importing verify would load DuckDB and Arrow into the runner for this)."""
     text = record.read(run_dir, "verify.json")
-    if text:
-        return VerifyResult.from_json(text).summary_tables()
-    return []
+    if not text:
+        return []
+    return [{"source": t["source"], "target": t["target"], "source_rows": t["source_rows"],
+             "target_rows": t["target_rows"], "rejected_rows": t.get("rejected_rows", 0),
+             "checksum_match": t["checksum_match"], "differences": t.get("differences_total", 0),
+             "kept_rows": t.get("kept_rows", 0)}
+            for t in json.loads(text)["tables"]]
 
 
 def _target_display(run_dir: Path, params: Params, target: Target | None) -> str | None:

@@ -1,0 +1,159 @@
+"""The run's one Jupyter kernel, shared by its notebooks, and the papermill engine that runs each
+notebook in it. A kernel's start and the imports of the steps (pandas, matplotlib, DuckDB, ...) are
+most of a small run's time, so they are paid once per run; each notebook still gets its parameters
+injected by papermill, its own executed .ipynb, and an empty namespace, as a new kernel would give it.
+
+    kernel = RunKernel.start(root, "sqlite2neon")   # returns at once: it boots while papermill is imported
+    papermill.execute_notebook(src, out, parameters=values, engine_name=engine(), km=kernel.manager())
+    kernel.request_stop()                           # it exits while the record is written
+    kernel.stop()                                   # waits for that
+
+What does carry over from one notebook to the next is what a process keeps: imported modules and
+their caches (pure functions of their arguments in sqlite2neon), environment variables, the working
+directory. No notebook sets any of them; each notebook's state is its own namespace, which is cleared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import gc
+import sys
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+ENGINE = "sqlite2neon"  # the papermill engine's name (engine_name=)
+# The kernel's own log (its TCP warning, "KeyboardInterrupt caught in kernel") is not the run's story:
+# what a step says is in its notebook, and the reason of a failure is the first line on stderr.
+# Its history stays in memory, as nbclient's own kernels keep it: nothing is written to ~/.ipython.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
+# Run silently before each notebook: an empty namespace and execution counts from 1, as in a new
+# kernel (IPython's InteractiveShell.reset), and the previous step's memory freed before the next runs.
+FRESH_NAMESPACE = "get_ipython().reset(new_session=True); __import__('sqlite2neon.kernel').kernel.release_memory()"
+# Optional modules that papermill's import pulls in and a run never uses, kept out of its process
+# while papermill is imported (then importable again): pyarrow.fs, for papermill's HDFS handler (37 MB
+# resident); rfc3987_syntax, whose IRI grammars jsonschema builds at import (a second of CPU) for a
+# format that nbformat's schema does not use.
+UNUSED_BY_PAPERMILL = ("pyarrow.fs", "rfc3987_syntax")
+
+
+class RunKernel:
+    """One kernel for a run's notebooks. `start` launches it and returns at once (it boots meanwhile);
+    a kernel that could not be launched keeps the reason in `error`, raised by `manager()`, so that
+    the first notebook fails with it as it would have with a kernel of its own."""
+
+    def __init__(self, km: AsyncKernelManager | None, error: Exception | None = None) -> None:
+        self._km = km
+        self._asked = False  # its exit was requested
+        self.error = error
+
+    @classmethod
+    def start(cls, cwd: Path, kernel_name: str) -> "RunKernel":
+        """Launch the kernelspec `kernel_name` in `cwd` (the notebooks' working directory)."""
+        km = AsyncKernelManager(kernel_name=kernel_name)
+        try:
+            run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
+        except Exception as exc:  # no such kernel, or it could not be launched
+            return cls(None, exc)
+        return cls(km)
+
+    def manager(self) -> AsyncKernelManager:
+        """The kernel manager to hand papermill (`km=`); raises the launch's error if it failed."""
+        if self._km is None:
+            raise self.error or RuntimeError("the kernel was stopped")
+        return self._km
+
+    def request_stop(self) -> None:
+        """Ask the kernel to exit (a shutdown request), without waiting: it exits while the runner
+        writes the record. A kernel that died is left to `stop`."""
+        if self._km is not None and not self._asked:
+            self._asked = True
+            if run_sync(self._km.is_alive)():
+                run_sync(self._km.request_shutdown)()
+
+    def stop(self) -> None:
+        """Wait for the kernel to exit, asking it first if `request_stop` did not; one still running
+        after jupyter_client's `shutdown_wait_time` (5 s) is killed. Then its connection files go."""
+        km, self._km = self._km, None
+        if km is None:
+            return
+        try:
+            if run_sync(km.is_alive)():
+                if not self._asked:
+                    run_sync(km.request_shutdown)()
+                run_sync(km.finish_shutdown)()
+        finally:
+            run_sync(km.cleanup_resources)()
+
+
+def release_memory() -> None:
+    """In the kernel, between notebooks: collect the previous notebook's objects, then hand the heap
+    pages they freed back to the system (glibc's malloc_trim(3); elsewhere nothing more), so that
+    what one step used does not stay resident through the next."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+@contextlib.contextmanager
+def _without(modules: tuple[str, ...]):
+    """Make `import` of each of `modules` not yet imported fail (ImportError) inside the block: a
+    module's optional dependencies are then left out, as when they are not installed."""
+    absent = [name for name in modules if name not in sys.modules]
+    for name in absent:
+        sys.modules[name] = None
+    try:
+        yield
+    finally:
+        for name in absent:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
+@functools.cache
+def engine() -> str:
+    """Register the papermill engine that runs a notebook in a RunKernel (`km=` its manager) and
+    return its name. papermill is imported here, not with this module, so that a kernel can be
+    started before papermill's imports are paid."""
+    with _without(UNUSED_BY_PAPERMILL):
+        from papermill.clientwrap import PapermillNotebookClient
+        from papermill.engines import NBClientEngine, papermill_engines
+        from papermill.log import logger
+
+    class FreshNamespaceClient(PapermillNotebookClient):
+        """papermill's notebook client, clearing the shared kernel's namespace before the first cell."""
+
+        def papermill_execute_cells(self):
+            reply = self.wait_for_reply(self.kc.execute(FRESH_NAMESPACE, silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                raise RuntimeError(f"the kernel could not clear its namespace: {content.get('ename', 'no reply')} "
+                                   f"{content.get('evalue', '')}".strip())
+            super().papermill_execute_cells()
+
+    class SharedKernelEngine(NBClientEngine):
+        """papermill's nbclient engine, run in the kernel of `km` (a RunKernel's manager): the kernel
+        is neither started nor shut down per notebook, and each notebook's client closes its channels."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, km=None, **kwargs):
+            if km is None:
+                raise ValueError(f"the {ENGINE} engine runs notebooks in a kernel it is given (km=)")
+            client = FreshNamespaceClient(
+                nb_man, km=km, kernel_name=kernel_name, timeout=execution_timeout, startup_timeout=start_timeout,
+                log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+            )
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(ENGINE, SharedKernelEngine)
+    return ENGINE
