@@ -665,4 +665,3 @@ def colliding_names(path) -> Path:
     finally:
         con.close()
     return Path(path)
-
