@@ -20,6 +20,7 @@ import ctypes
 import functools
 import gc
 import sys
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -38,6 +39,7 @@ FRESH_NAMESPACE = "get_ipython().reset(new_session=True); __import__('sqlite2neo
 # resident); rfc3987_syntax, whose IRI grammars jsonschema builds at import (a second of CPU) for a
 # format that nbformat's schema does not use.
 UNUSED_BY_PAPERMILL = ("pyarrow.fs", "rfc3987_syntax")
+SAVE_EVERY = 1.0  # seconds between saves of a notebook while it runs (`_throttled`)
 
 
 class RunKernel:
@@ -115,6 +117,21 @@ def _without(modules: tuple[str, ...]):
                 del sys.modules[name]
 
 
+def _throttled(save, every: float = SAVE_EVERY):
+    """`save` (papermill's NotebookExecutionManager.save, called as each cell starts and ends) run at
+    most once per `every` seconds: writing the whole notebook twice per cell was a tenth of a small
+    run's time. A run that is killed leaves its executed notebook at most `every` seconds old."""
+    last = [float("-inf")]
+
+    def maybe_save(**kwargs):
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            save(**kwargs)
+
+    return maybe_save
+
+
 @functools.cache
 def engine() -> str:
     """Register the papermill engine that runs a notebook in a RunKernel (`km=` its manager) and
@@ -149,9 +166,12 @@ def engine() -> str:
                 nb_man, km=km, kernel_name=kernel_name, timeout=execution_timeout, startup_timeout=start_timeout,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
             )
+            every_save = nb_man.save
+            nb_man.save = _throttled(every_save)
             try:
                 return client.execute()
             finally:
+                nb_man.save = every_save  # papermill's last save, with the notebook's end, is never skipped
                 if client.kc is not None:
                     client.kc.stop_channels()
 
