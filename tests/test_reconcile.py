@@ -271,3 +271,57 @@ def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference
     summary = json.loads((record_of(damaged) / "summary.json").read_text())
     assert summary["status"] == "failed"
     assert {t["target"]: t["differences"] for t in summary["tables"]} == {"mental_items": 1, "item_events": 0}
+
+
+def test_months_are_counted_in_the_checksum_pass_on_both_sides_for_the_charts(tmp_path, params_for, pg):
+    # a table and columns named as the month query's own aliases (m, t, i, month), a NULL, a rejected row
+    rows = [(1, 1_700_000_000, 1_700_000_000, "x"), (2, 1_702_000_000, None, "x"), (3, 1_702_100_000, 0, "x"),
+            (4, "not a time", 1_700_000_000, "x")]
+    db = make_sqlite(tmp_path / "m.db", "CREATE TABLE m (i INTEGER PRIMARY KEY, month INTEGER, t INTEGER, g TEXT);",
+                     {"m": rows})
+    seconds = {"type": "timestamptz", "convert": "unix_seconds"}
+    params = dataclasses.replace(params_for(db), fail_on_rejects=False,
+                                 column_overrides={"m.month": seconds, "m.t": seconds})
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    result = verify.step(params)
+    check = _table(result, "m")
+    assert check.passed and check.rejected_rows == 1, result.to_json()
+    # 2023-11-14 and 2023-12-08 (UTC); the rejected row is in neither side; NULL is no month
+    assert check.months == {"month": {"2023-11": [1, 1], "2023-12": [2, 2]},
+                            "t": {"1970-01": [1, 1], "2023-11": [1, 1]}}
+    frames = verify.timestamp_histograms(params)
+    assert list(frames) == ["m.month", "m.t"]
+    assert frames["m.month"].to_dict("list") == {"month": ["2023-11", "2023-12"], "source": [1, 2], "target": [1, 2]}
+    # a changed instant shows in both the checksum and the months
+    pg.execute("UPDATE m SET month = month + interval '40 days' WHERE i = 1")
+    check = _table(verify.step(params), "m")
+    assert check.differences_total == 1
+    assert check.months["month"] == {"2023-11": [1, 0], "2023-12": [2, 3]}
+
+
+def test_months_are_not_counted_unless_asked_and_a_table_without_timestamps_has_none(migrated):
+    params, pg = migrated
+    from sqlite2neon.connect import connect, resolve_target
+    from sqlite2neon.plan import plan_for
+    from sqlite2neon.source import open_source
+
+    the_plan = plan_for(params)
+    src = open_source(params.sqlite_path)
+    try:
+        with connect(resolve_target(params).direct_url, params, autocommit=True) as conn:
+            for table in the_plan.tables:
+                plain = reconcile.reconcile_table(src, conn, the_plan.schema, table, the_plan.bad_text, None)
+                counted = reconcile.reconcile_table(src, conn, the_plan.schema, table, the_plan.bad_text, None,
+                                                    months=True)
+                assert plain.months == {}
+                assert (plain.source_checksum, plain.target_checksum) == (counted.source_checksum, counted.target_checksum)
+                stamps = [c.target for c in table.columns if c.pg_type == "timestamptz"]
+                assert list(counted.months) == stamps
+                for column, counts in counted.months.items():
+                    assert all(s == t for s, t in counts.values())
+                    assert sum(s for s, _ in counts.values()) == pg.execute(
+                        f'SELECT count("{column}") FROM "{table.target}"').fetchone()[0]
+    finally:
+        src.close()

@@ -81,15 +81,19 @@ class TableDiff:
     # a table without a key: per differing row (canonical key), its copies in SQLite and in Postgres
     copies: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
     problem: str = ""  # why the target side could not be read
+    # with `months`: timestamptz column -> month ('2024-03') -> [SQLite rows, Postgres rows] holding one
+    months: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 class _Sides:
     """The SQL of one table on both sides: key, row form, buckets, in DuckDB and in Postgres."""
 
     def __init__(self, table: TablePlan, bad_text: str, schema: str, rejected_keys: list[str] | None,
-                 sample: float | None):
+                 sample: float | None, months: bool = False):
         self.table, self.bad_text, self.schema = table, bad_text, schema
         self.rejected_keys, self.sample = rejected_keys, sample
+        # the timestamptz columns counted per month, in the first pass over the whole table
+        self.months = [i for i, c in enumerate(table.columns) if c.pg_type == "timestamptz"] if months else []
         self.keyed = bool(table.primary_key)
         read = TableRead(table, bad_text)
         key_cols = [(i, c) for i, c in enumerate(table.columns) if c.target in table.primary_key] if self.keyed else []
@@ -119,7 +123,8 @@ class _Sides:
         return f"left({kh}, {SAMPLE_DIGITS}) < '{_sample_bound(self.sample)}'"
 
     def source_buckets(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
-        """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range."""
+        """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range;
+        at depth 0 then, per column of `months`, {month: rows} of the rows loaded (None: none)."""
         read = TableRead(self.table, self.bad_text, where)
         rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
@@ -127,11 +132,15 @@ class _Sides:
         # table, or a bucket of one rowid range that holds none of its rows)
         nulls = "".join(f", coalesce(count_if(s.c{i} IS NULL), 0)" for i in range(len(self.table.columns)))
         bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
+        months = "".join(
+            f", histogram(strftime(date_trunc('month', {read.converted[i].value}), '%Y-%m')) "
+            f"FILTER (WHERE {read.converted[i].value} IS NOT NULL AND NOT {rejected})"
+            for i in self.months) if not depth else ""
         return cursor.execute(
             f"SELECT {bucket} AS b, coalesce(count_if(NOT {rejected}), 0), "
             f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
-            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls} "
-            f"FROM {read.relation()} {_within(kh, within)} {group}"
+            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls}"
+            f"{months} FROM {read.relation()} {_within(kh, within)} {group}"
         ).fetchall()
 
     def source_rows(self, cursor, where: str, within: list[str]) -> list[tuple]:
@@ -178,6 +187,26 @@ class _Sides:
                 "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} {group}"
             ).format(b=bucket, sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
                      within=_within_pg(kh, within), group=sql.SQL("GROUP BY 1" if depth else ""))).fetchall()
+
+    def target_months(self, conn) -> dict[int, dict[str, int]]:
+        """Per column of `months`: {month: rows}, months as the source side spells them, in UTC."""
+        if not self.months:
+            return {}
+        months = sql.SQL(", ").join(
+            sql.SQL("({}, date_trunc('month', t.{} AT TIME ZONE 'UTC'))").format(
+                sql.Literal(i), sql.Identifier(self.table.columns[i].target)) for i in self.months)
+        out: dict[int, dict[str, int]] = {i: {} for i in self.months}
+        with conn.transaction():
+            conn.execute("SET LOCAL enable_sort = off")  # few groups: hashing, as in target_buckets
+            conn.execute("SET LOCAL parallel_setup_cost = 0")
+            conn.execute("SET LOCAL parallel_tuple_cost = 0")
+            # spelled per month, not per row
+            for i, month, n in conn.execute(sql.SQL(
+                    "SELECT i, to_char(month, 'YYYY-MM'), n FROM (SELECT m.i, m.month, count(*) AS n FROM {t} AS t "
+                    "CROSS JOIN LATERAL (VALUES {months}) AS m(i, month) WHERE m.month IS NOT NULL GROUP BY 1, 2) g"
+            ).format(t=self.table_id, months=months)):
+                out[i][month] = n
+        return out
 
     def target_rows(self, conn, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)
@@ -278,18 +307,26 @@ def unreadable(exc: psycopg.Error) -> str:
 
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
                     sample: float | None = None, describe: bool = True,
-                    kept: dict[str, list[tuple[str | None, str | None]]] | None = None) -> TableDiff:
+                    kept: dict[str, list[tuple[str | None, str | None]]] | None = None,
+                    months: bool = False) -> TableDiff:
     """Compare one table on both sides. Every difference found is in `all_differences`; with `describe`
     the first LISTED changed rows are read again for the columns that differ (the cutover, which
     carries whole rows over, does without). `kept`: canonical key -> the (source hash, target hash)
-    pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences."""
-    sides = _Sides(table, bad_text, schema, rejected_keys, sample)
+    pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences.
+    `months`: also count each timestamptz column's values per month on both sides (`TableDiff.months`),
+    in the same pass over SQLite as the checksum."""
+    sides = _Sides(table, bad_text, schema, rejected_keys, sample, months)
     ranges = _ranges(src, table)
     diff = TableDiff(buckets=1)
     # First the whole table as one bucket: when it matches, as it should, that is all it costs.
     source, target = _level(src, conn, sides, ranges, 0, [])
     if isinstance(target, psycopg.Error):
         diff.problem, target = unreadable(target), None
+    elif sides.months:
+        target, in_target = target
+        width = len(table.columns)
+        diff.months = {table.columns[i].target: _month_counts(source[""][3 + width + j] if source else {}, in_target[i])
+                       for j, i in enumerate(sides.months)}
     diff.source_rows = sum(v[0] + v[2] for v in source.values())
     diff.rejected_rows = sum(v[2] for v in source.values())
     diff.source_checksum = str(sum(v[1] for v in source.values()))
@@ -360,27 +397,37 @@ def _level(src, conn, sides: _Sides, ranges: list[str], depth: int, within: list
     """Per bucket of `depth` hex digits (inside the buckets `within`), both sides at once:
     (source, target), each bucket -> [rows, hash sum, rejected, NULLs per column...]. The target
     is the error instead when it cannot be read, unless `strict`."""
+    def on_target():
+        target = _sum_buckets(sides.target_buckets(conn, depth, within))
+        return (target, sides.target_months(conn)) if sides.months and not depth else target
+
     with ThreadPoolExecutor(1) as side:
-        on_target = side.submit(sides.target_buckets, conn, depth, within)
+        on_target = side.submit(on_target)
         source = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, within)))
         try:
-            return source, _sum_buckets(on_target.result())
+            return source, on_target.result()
         except psycopg.Error as exc:
             if strict:
                 raise
             return source, exc
 
 
-def _sum_buckets(rows: list[tuple]) -> dict[str, list[int]]:
-    """Bucket -> [rows, hash sum, rejected, NULLs per column...], adding up the rowid ranges' parts."""
-    out: dict[str, list[int]] = {}
+def _sum_buckets(rows: list[tuple]) -> dict[str, list]:
+    """Bucket -> [rows, hash sum, rejected, NULLs per column..., {month: rows} per column counted
+    by month...], adding up the rowid ranges' parts."""
+    out: dict[str, list] = {}
     for b, *values in rows:
-        values = [int(v) for v in values]
+        values = [Counter(v or {}) if v is None or isinstance(v, dict) else int(v) for v in values]
         if b in out:
             out[b] = [x + y for x, y in zip(out[b], values)]
         else:
             out[b] = values
     return out
+
+
+def _month_counts(source: dict[str, int], target: dict[str, int]) -> dict[str, list[int]]:
+    """Month -> [SQLite rows, Postgres rows], in month order."""
+    return {m: [int(source.get(m, 0)), int(target.get(m, 0))] for m in sorted(set(source) | set(target))}
 
 
 def _differing(source: dict, target: dict) -> list[str]:

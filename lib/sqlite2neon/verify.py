@@ -66,6 +66,8 @@ class TableCheck:
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
     kept_rows: int = 0  # rows differing because a cutover kept Postgres' version (`_sqlite2neon.kept`)
     missing_checks: list[str] = field(default_factory=list)  # planned CHECKs the target lacks (the load's not_created)
+    # timestamptz column -> month ('2024-03') -> [SQLite rows, Postgres rows], counted in the checksum's pass
+    months: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     @property
     def counts_match(self) -> bool:
@@ -243,13 +245,14 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
         with connect(target.direct_url, params, autocommit=True) as conn:
             keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
             kept = kept_records(conn, plan.schema, table)
-            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept)
+            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept,
+                                months=True)
             missing = missing_checks(conn, plan, table) if not d.problem else []
         return TableCheck(
             table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
             time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
             table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
-            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows, missing)
+            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows, missing, d.months)
 
     try:
         with ThreadPoolExecutor(max(1, params.workers)) as pool:
@@ -476,40 +479,15 @@ def kept_records(conn: psycopg.Connection, schema: str, table: TablePlan) -> dic
 
 
 def timestamp_histograms(params: Params) -> dict:
-    """Rows per month of every timestamptz column, counted on both sides: {"table.column": frame}."""
+    """Rows per month of every timestamptz column, on both sides, as verification counted them (in
+    its pass over each table, recorded in the run's verify.json): {"table.column": frame of month,
+    source, target}; empty when the run has no verification record."""
     import pandas as pd
 
-    from .config import resolve_path
-    from .connect import resolve_target
-    from .plan import plan_for
+    from . import record
 
-    plan = plan_for(params)
-    target = resolve_target(params)
-    out = {}
-    src = open_source(resolve_path(params.sqlite_path))
-    from . import convert
-
-    convert.register(src)
-    try:
-        with connect(target.direct_url, params, autocommit=True) as conn:
-            for table in plan.tables:
-                read = TableRead(table, plan.bad_text)
-                for i, col in enumerate(table.columns):
-                    if col.pg_type != "timestamptz":
-                        continue
-                    v = read.converted[i].value
-                    source = src.execute(
-                        f"SELECT strftime(date_trunc('month', {v}), '%Y-%m') AS month, count(*) AS n "
-                        f"FROM {read.relation()} WHERE {v} IS NOT NULL AND {read.rejected_filter(False)} GROUP BY 1"
-                    ).fetchall()
-                    target_rows = conn.execute(sql.SQL(
-                        "SELECT to_char(date_trunc('month', {c} AT TIME ZONE 'UTC'), 'YYYY-MM'), count(*) "
-                        "FROM {t} WHERE {c} IS NOT NULL GROUP BY 1"
-                    ).format(c=sql.Identifier(col.target), t=sql.Identifier(plan.schema, table.target))).fetchall()
-                    frame = pd.DataFrame(source, columns=["month", "source"]).merge(
-                        pd.DataFrame(target_rows, columns=["month", "target"]), on="month", how="outer"
-                    ).fillna(0).sort_values("month")
-                    out[f"{table.target}.{col.target}"] = frame.reset_index(drop=True)
-    finally:
-        src.close()
-    return out
+    text = record.read(record.run_dir_for(params), "verify.json")
+    if not text:
+        return {}
+    return {f"{t.target}.{column}": pd.DataFrame([[m, *n] for m, n in counts.items()], columns=["month", "source", "target"])
+            for t in VerifyResult.from_json(text).tables for column, counts in t.months.items()}
