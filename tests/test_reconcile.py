@@ -325,3 +325,46 @@ def test_months_are_not_counted_unless_asked_and_a_table_without_timestamps_has_
                         f'SELECT count("{column}") FROM "{table.target}"').fetchone()[0]
     finally:
         src.close()
+
+
+def _snapshots(pg) -> dict[tuple[str, str], list[bytes]]:
+    """(table, bucket) -> its 16-byte entries, sorted (a parallel pass aggregates them in any order)."""
+    return {(t, b): sorted(bytes(p)[i:i + 16] for i in range(0, len(p), 16))
+            for t, b, p in pg.execute("SELECT table_name, bucket, pairs FROM _sqlite2neon.snapshots")}
+
+
+def test_the_snapshot_built_in_the_verification_pass_is_the_one_taken_alone(tmp_path, params_for, pg):
+    # an integer key with NULLs beside it, a composite text key, no key (a row twice), no rows
+    db = make_sqlite(tmp_path / "s.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY, note TEXT, at INTEGER);
+        CREATE TABLE c (k1 TEXT, k2 INTEGER, v REAL, PRIMARY KEY (k1, k2));
+        CREATE TABLE log (msg TEXT, n INTEGER);
+        CREATE TABLE empty (id INTEGER PRIMARY KEY, v TEXT);""",
+                     {"a": [(i, None if i % 3 else f"n{i}", 1_700_000_000 + i) for i in range(50)],
+                      "c": [(f"k{i % 7}", i, i / 3) for i in range(40)],
+                      "log": [("a", 1), ("a", 1), ("b", None)]})
+    params = params_for(db)
+    result = migrate(params)  # no snapshot yet: verification's own pass builds each one
+    assert _table(result, "a").nulls == {"id": [0, 0], "note": [33, 33], "at": [0, 0]}
+    assert _table(result, "log").nulls == {"msg": [0, 0], "n": [1, 1]}
+    state = "SELECT table_name, snapshot_run = run, snapshot_rows, snapshot_checksum FROM _sqlite2neon.tables ORDER BY 1"
+    in_pass, in_pass_state = _snapshots(pg), pg.execute(state).fetchall()
+    assert [(t, based, rows) for t, based, rows, _ in in_pass_state] == [
+        ("a", True, 50), ("c", True, 40), ("empty", True, 0), ("log", True, 3)]
+    assert {t: c.target_checksum for t, c in ((c.target, c) for c in result.tables)} == {
+        t: checksum for t, _, _, checksum in in_pass_state}
+    assert sum(len(v) for v in in_pass.values()) == 93
+    assert pg.execute("SELECT to_regclass('pg_temp.s2n_snapshot')").fetchone()[0] is None
+
+    the_plan = plan.plan_for(params)
+    for table in the_plan.tables:  # the same snapshots, each from a pass of its own
+        assert verify.record_snapshot(pg, the_plan.schema, table, fingerprint="f")
+    assert _snapshots(pg) == in_pass
+    assert pg.execute(state).fetchall() == in_pass_state
+
+    # a table that differs gets no snapshot from the pass, and its rows are still found
+    pg.execute("UPDATE _sqlite2neon.tables SET snapshot_run = NULL")
+    pg.execute("UPDATE c SET v = 0 WHERE k1 = 'k3' AND k2 = 3")
+    result = verify.step(params)
+    assert [(d["kind"], d["key"]) for d in _table(result, "c").differences] == [("changed", "k3, 3")]
+    assert [r[:2] for r in pg.execute(state).fetchall()] == [("a", True), ("c", None), ("empty", True), ("log", True)]

@@ -42,6 +42,9 @@ LISTED = 100  # differences listed in the record per table (all are counted)
 MAX_DEPTH = 8  # hex digits of the key's MD5: 16^8 buckets at most
 SPLIT_AT_MOST = 256  # differing buckets split further; with more, many rows differ: list the first ones
 SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 16^4
+SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
+HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
+SNAPSHOT = "s2n_snapshot"  # the temporary table a snapshot is built in (`snapshot_select`)
 
 
 @dataclass
@@ -89,9 +92,10 @@ class _Sides:
     """The SQL of one table on both sides: key, row form, buckets, in DuckDB and in Postgres."""
 
     def __init__(self, table: TablePlan, bad_text: str, schema: str, rejected_keys: list[str] | None,
-                 sample: float | None, months: bool = False):
+                 sample: float | None, months: bool = False, snapshot: bool = False):
         self.table, self.bad_text, self.schema = table, bad_text, schema
         self.rejected_keys, self.sample = rejected_keys, sample
+        self.snapshot = snapshot and sample is None  # the first pass over Postgres builds the snapshot too
         # the timestamptz columns counted per month, in the first pass over the whole table
         self.months = [i for i, c in enumerate(table.columns) if c.pg_type == "timestamptz"] if months else []
         self.keyed = bool(table.primary_key)
@@ -182,6 +186,13 @@ class _Sides:
             conn.execute("SET LOCAL parallel_setup_cost = 0")
             conn.execute("SET LOCAL parallel_tuple_cost = 0")
             bucket = sql.SQL("left({}, {})").format(kh, sql.Literal(depth)) if depth else sql.SQL("''")
+            if self.snapshot and not depth:  # the table read once: its snapshot's buckets add up to the whole
+                conn.execute("SET LOCAL work_mem = '64MB'")
+                conn.execute(sql.SQL("CREATE TEMP TABLE {} AS {}").format(
+                    sql.Identifier(SNAPSHOT), snapshot_select(self.schema, self.table, nulls=True)))
+                return conn.execute(sql.SQL("SELECT '', coalesce(sum(n), 0), coalesce(sum(total), 0), 0{} FROM {}").format(
+                    sql.SQL("").join(sql.SQL(", coalesce(sum({}), 0)").format(sql.Identifier(f"z{j}"))
+                                     for j in range(len(self.table.columns))), sql.Identifier(SNAPSHOT))).fetchall()
             return conn.execute(sql.SQL(
                 "SELECT {b}, count(*), coalesce(sum(CASE WHEN {sample} THEN "
                 "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} {group}"
@@ -229,6 +240,30 @@ def target_key(table: TablePlan) -> sql.Composable:
     return sql.SQL(f" || {canonical.SEPARATOR} || ").join(
         sql.SQL("coalesce({}, '')").format(canonical.target_expr(c)) for c in table.columns
         if c.target in table.primary_key)
+
+
+def snapshot_select(schema: str, table: TablePlan, nulls: bool = False) -> sql.Composable:
+    """Postgres SQL, one parallel pass over the table: per snapshot bucket (the first SNAPSHOT_DIGITS
+    hex digits of the MD5 of a row's key) `bucket`, `pairs` (a bytea of 16-byte entries, the first 8
+    bytes of the key's MD5 then the first 8 of the row's), `n` rows and `total`, the sum of the row
+    hashes' first 60 bits (as `target_buckets` sums them); with `nulls`, `z0..zN` the NULLs per column
+    (0 for a NOT NULL column)."""
+    key, row = target_key(table), canonical.target_row_expr(table)
+    marks = sql.SQL("").join(
+        sql.SQL(", {} IS NULL AS {}").format(sql.Identifier(c.target), sql.Identifier(f"z{j}"))
+        for j, c in enumerate(table.columns) if nulls and c.nullable)
+    counts = sql.SQL("").join(
+        sql.SQL(", count(*) FILTER (WHERE {z}) AS {z}" if c.nullable else ", 0 AS {z}").format(z=sql.Identifier(f"z{j}"))
+        for j, c in enumerate(table.columns) if nulls)
+    # OFFSET 0 keeps the hashes in a subquery Postgres does not pull up: pulled up, each use of a hash
+    # would compute its MD5 again. The parallel workers compute them, the leader groups them.
+    hashed = (sql.SQL("SELECT md5({k}) AS kh, md5({r}) AS rh{m} FROM {t} OFFSET 0") if table.primary_key else
+              sql.SQL("SELECT h AS kh, h AS rh, r.* FROM (SELECT md5({r}) AS h{m} FROM {t} OFFSET 0) r")  # the row is the key
+              ).format(k=key, r=row, m=marks, t=sql.Identifier(schema, table.target))
+    return sql.SQL(
+        "SELECT left(kh, {d}) AS bucket, string_agg(decode(left(kh, {h}) || left(rh, {h}), 'hex'), ''::bytea) AS pairs, "
+        "count(*) AS n, sum(('x' || left(rh, 15))::bit(60)::bigint) AS total{counts} FROM ({hashed}) x GROUP BY 1"
+    ).format(d=sql.Literal(SNAPSHOT_DIGITS), h=sql.Literal(HASH_HEX), counts=counts, hashed=hashed)
 
 
 def _sample_bound(fraction: float) -> str:
@@ -308,14 +343,16 @@ def unreadable(exc: psycopg.Error) -> str:
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
                     sample: float | None = None, describe: bool = True,
                     kept: dict[str, list[tuple[str | None, str | None]]] | None = None,
-                    months: bool = False) -> TableDiff:
+                    months: bool = False, snapshot: bool = False) -> TableDiff:
     """Compare one table on both sides. Every difference found is in `all_differences`; with `describe`
     the first LISTED changed rows are read again for the columns that differ (the cutover, which
     carries whole rows over, does without). `kept`: canonical key -> the (source hash, target hash)
     pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences.
     `months`: also count each timestamptz column's values per month on both sides (`TableDiff.months`),
-    in the same pass over SQLite as the checksum."""
-    sides = _Sides(table, bad_text, schema, rejected_keys, sample, months)
+    in the same pass over SQLite as the checksum. `snapshot` (with no `sample`): the pass over Postgres
+    also builds the table's snapshot (`snapshot_select`) in the session's temporary table SNAPSHOT,
+    left for the caller to record (`verify.record_snapshot`) or drop."""
+    sides = _Sides(table, bad_text, schema, rejected_keys, sample, months, snapshot)
     ranges = _ranges(src, table)
     diff = TableDiff(buckets=1)
     # First the whole table as one bucket: when it matches, as it should, that is all it costs.
