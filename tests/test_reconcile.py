@@ -301,6 +301,22 @@ def test_months_are_counted_in_the_checksum_pass_on_both_sides_for_the_charts(tm
     assert check.months["month"] == {"2023-11": [1, 0], "2023-12": [2, 3]}
 
 
+def test_months_never_stop_verification_at_the_edges_of_time(tmp_path, params_for):
+    # Julian day 0 (4714-11-24 BC, whose month starts before Postgres' first timestamp), and a day
+    # in year 200,000
+    db = make_sqlite(tmp_path / "edge.db", "CREATE TABLE e (id INTEGER PRIMARY KEY, at REAL);",
+                     {"e": [(1, 0), (2, 2440588), (3, 74769000)]})
+    params = dataclasses.replace(params_for(db), accept_losses=["*"],
+                                 column_overrides={"e.at": {"type": "timestamptz", "convert": "julian_day"}})
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    check = _table(verify.step(params), "e")
+    assert check.passed and not check.problem, check
+    # both sides spell a year BC alike (astronomically: 4714 BC is -4713), in time order
+    assert list(check.months["at"].items())[:2] == [("-4713-11", [1, 1]), ("1970-01", [1, 1])], check.months
+
+
 def test_months_are_not_counted_unless_asked_and_a_table_without_timestamps_has_none(migrated):
     params, pg = migrated
     from sqlite2neon.connect import connect, resolve_target

@@ -137,7 +137,7 @@ class _Sides:
         nulls = "".join(f", coalesce(count_if(s.c{i} IS NULL), 0)" for i in range(len(self.table.columns)))
         bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
         months = "".join(
-            f", histogram(strftime(date_trunc('month', {read.converted[i].value}), '%Y-%m')) "
+            f", histogram(TRY(strftime(date_trunc('month', {read.converted[i].value}), '%Y-%m'))) "
             f"FILTER (WHERE {read.converted[i].value} IS NOT NULL AND NOT {rejected})"
             for i in self.months) if not depth else ""
         return cursor.execute(
@@ -203,20 +203,21 @@ class _Sides:
         """Per column of `months`: {month: rows}, months as the source side spells them, in UTC."""
         if not self.months:
             return {}
+        # to_char, not date_trunc: the month of 4714-11-24 BC (Julian day 0) is before the first
+        # timestamp Postgres holds, and date_trunc would fail the whole pass
         months = sql.SQL(", ").join(
-            sql.SQL("({}, date_trunc('month', t.{} AT TIME ZONE 'UTC'))").format(
+            sql.SQL("({}, to_char(t.{} AT TIME ZONE 'UTC', 'YYYY-MM BC'))").format(
                 sql.Literal(i), sql.Identifier(self.table.columns[i].target)) for i in self.months)
         out: dict[int, dict[str, int]] = {i: {} for i in self.months}
         with conn.transaction():
             conn.execute("SET LOCAL enable_sort = off")  # few groups: hashing, as in target_buckets
             conn.execute("SET LOCAL parallel_setup_cost = 0")
             conn.execute("SET LOCAL parallel_tuple_cost = 0")
-            # spelled per month, not per row
             for i, month, n in conn.execute(sql.SQL(
-                    "SELECT i, to_char(month, 'YYYY-MM'), n FROM (SELECT m.i, m.month, count(*) AS n FROM {t} AS t "
-                    "CROSS JOIN LATERAL (VALUES {months}) AS m(i, month) WHERE m.month IS NOT NULL GROUP BY 1, 2) g"
-            ).format(t=self.table_id, months=months)):
-                out[i][month] = n
+                    "SELECT m.i, m.month, count(*) FROM {t} AS t CROSS JOIN LATERAL (VALUES {months}) AS m(i, month) "
+                    "WHERE m.month IS NOT NULL GROUP BY 1, 2").format(t=self.table_id, months=months)):
+                month = _month(month)
+                out[i][month] = out[i].get(month, 0) + n
         return out
 
     def target_rows(self, conn, within: list[str]) -> list[tuple]:
@@ -462,9 +463,22 @@ def _sum_buckets(rows: list[tuple]) -> dict[str, list]:
     return out
 
 
+def _month(text: str) -> str:
+    """A month as both sides spell it: astronomical year (4714 BC is -4713), at least four digits, then
+    the month. From DuckDB's strftime %Y-%m (astronomical already) or Postgres' to_char YYYY-MM BC."""
+    year, _, month = text.rpartition("-")
+    month, _, era = month.partition(" ")
+    number = 1 - int(year) if era == "BC" else int(year)
+    return f"{number:04d}-{month}"
+
+
 def _month_counts(source: dict[str, int], target: dict[str, int]) -> dict[str, list[int]]:
-    """Month -> [SQLite rows, Postgres rows], in month order."""
-    return {m: [int(source.get(m, 0)), int(target.get(m, 0))] for m in sorted(set(source) | set(target))}
+    """Month -> [SQLite rows, Postgres rows], in time order; `source` as DuckDB spells its months."""
+    spelled = Counter()
+    for m, n in source.items():
+        spelled[_month(m)] += int(n)
+    months = sorted(set(spelled) | set(target), key=lambda m: tuple(int(x) for x in m.rsplit("-", 1)))
+    return {m: [spelled.get(m, 0), int(target.get(m, 0))] for m in months}
 
 
 def _differing(source: dict, target: dict) -> list[str]:
