@@ -271,3 +271,116 @@ def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference
     summary = json.loads((record_of(damaged) / "summary.json").read_text())
     assert summary["status"] == "failed"
     assert {t["target"]: t["differences"] for t in summary["tables"]} == {"mental_items": 1, "item_events": 0}
+
+
+def test_months_are_counted_in_the_checksum_pass_on_both_sides_for_the_charts(tmp_path, params_for, pg):
+    # a table and columns named as the month query's own aliases (m, t, i, month), a NULL, a rejected row
+    rows = [(1, 1_700_000_000, 1_700_000_000, "x"), (2, 1_702_000_000, None, "x"), (3, 1_702_100_000, 0, "x"),
+            (4, "not a time", 1_700_000_000, "x")]
+    db = make_sqlite(tmp_path / "m.db", "CREATE TABLE m (i INTEGER PRIMARY KEY, month INTEGER, t INTEGER, g TEXT);",
+                     {"m": rows})
+    seconds = {"type": "timestamptz", "convert": "unix_seconds"}
+    params = dataclasses.replace(params_for(db), fail_on_rejects=False,
+                                 column_overrides={"m.month": seconds, "m.t": seconds})
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    result = verify.step(params)
+    check = _table(result, "m")
+    assert check.passed and check.rejected_rows == 1, result.to_json()
+    # 2023-11-14 and 2023-12-08 (UTC); the rejected row is in neither side; NULL is no month
+    assert check.months == {"month": {"2023-11": [1, 1], "2023-12": [2, 2]},
+                            "t": {"1970-01": [1, 1], "2023-11": [1, 1]}}
+    frames = verify.timestamp_histograms(params)
+    assert list(frames) == ["m.month", "m.t"]
+    assert frames["m.month"].to_dict("list") == {"month": ["2023-11", "2023-12"], "source": [1, 2], "target": [1, 2]}
+    # a changed instant shows in both the checksum and the months
+    pg.execute("UPDATE m SET month = month + interval '40 days' WHERE i = 1")
+    check = _table(verify.step(params), "m")
+    assert check.differences_total == 1
+    assert check.months["month"] == {"2023-11": [1, 0], "2023-12": [2, 3]}
+
+
+def test_months_never_stop_verification_at_the_edges_of_time(tmp_path, params_for):
+    # Julian day 0 (4714-11-24 BC, whose month starts before Postgres' first timestamp), and a day
+    # in year 200,000
+    db = make_sqlite(tmp_path / "edge.db", "CREATE TABLE e (id INTEGER PRIMARY KEY, at REAL);",
+                     {"e": [(1, 0), (2, 2440588), (3, 74769000)]})
+    params = dataclasses.replace(params_for(db), accept_losses=["*"],
+                                 column_overrides={"e.at": {"type": "timestamptz", "convert": "julian_day"}})
+    source.step(params)
+    plan.step(params)
+    load.step(params)
+    check = _table(verify.step(params), "e")
+    assert check.passed and not check.problem, check
+    # both sides spell a year BC alike (astronomically: 4714 BC is -4713), in time order
+    assert list(check.months["at"].items())[:2] == [("-4713-11", [1, 1]), ("1970-01", [1, 1])], check.months
+
+
+def test_months_are_not_counted_unless_asked_and_a_table_without_timestamps_has_none(migrated):
+    params, pg = migrated
+    from sqlite2neon.connect import connect, resolve_target
+    from sqlite2neon.plan import plan_for
+    from sqlite2neon.source import open_source
+
+    the_plan = plan_for(params)
+    src = open_source(params.sqlite_path)
+    try:
+        with connect(resolve_target(params).direct_url, params, autocommit=True) as conn:
+            for table in the_plan.tables:
+                plain = reconcile.reconcile_table(src, conn, the_plan.schema, table, the_plan.bad_text, None)
+                counted = reconcile.reconcile_table(src, conn, the_plan.schema, table, the_plan.bad_text, None,
+                                                    months=True)
+                assert plain.months == {}
+                assert (plain.source_checksum, plain.target_checksum) == (counted.source_checksum, counted.target_checksum)
+                stamps = [c.target for c in table.columns if c.pg_type == "timestamptz"]
+                assert list(counted.months) == stamps
+                for column, counts in counted.months.items():
+                    assert all(s == t for s, t in counts.values())
+                    assert sum(s for s, _ in counts.values()) == pg.execute(
+                        f'SELECT count("{column}") FROM "{table.target}"').fetchone()[0]
+    finally:
+        src.close()
+
+
+def _snapshots(pg) -> dict[tuple[str, str], list[bytes]]:
+    """(table, bucket) -> its 16-byte entries, sorted (a parallel pass aggregates them in any order)."""
+    return {(t, b): sorted(bytes(p)[i:i + 16] for i in range(0, len(p), 16))
+            for t, b, p in pg.execute("SELECT table_name, bucket, pairs FROM _sqlite2neon.snapshots")}
+
+
+def test_the_snapshot_built_in_the_verification_pass_is_the_one_taken_alone(tmp_path, params_for, pg):
+    # an integer key with NULLs beside it, a composite text key, no key (a row twice), no rows
+    db = make_sqlite(tmp_path / "s.db", """
+        CREATE TABLE a (id INTEGER PRIMARY KEY, note TEXT, at INTEGER);
+        CREATE TABLE c (k1 TEXT, k2 INTEGER, v REAL, PRIMARY KEY (k1, k2));
+        CREATE TABLE log (msg TEXT, n INTEGER);
+        CREATE TABLE empty (id INTEGER PRIMARY KEY, v TEXT);""",
+                     {"a": [(i, None if i % 3 else f"n{i}", 1_700_000_000 + i) for i in range(50)],
+                      "c": [(f"k{i % 7}", i, i / 3) for i in range(40)],
+                      "log": [("a", 1), ("a", 1), ("b", None)]})
+    params = params_for(db)
+    result = migrate(params)  # no snapshot yet: verification's own pass builds each one
+    assert _table(result, "a").nulls == {"id": [0, 0], "note": [33, 33], "at": [0, 0]}
+    assert _table(result, "log").nulls == {"msg": [0, 0], "n": [1, 1]}
+    state = "SELECT table_name, snapshot_run = run, snapshot_rows, snapshot_checksum FROM _sqlite2neon.tables ORDER BY 1"
+    in_pass, in_pass_state = _snapshots(pg), pg.execute(state).fetchall()
+    assert [(t, based, rows) for t, based, rows, _ in in_pass_state] == [
+        ("a", True, 50), ("c", True, 40), ("empty", True, 0), ("log", True, 3)]
+    assert {t: c.target_checksum for t, c in ((c.target, c) for c in result.tables)} == {
+        t: checksum for t, _, _, checksum in in_pass_state}
+    assert sum(len(v) for v in in_pass.values()) == 93
+    assert pg.execute("SELECT to_regclass('pg_temp.s2n_snapshot')").fetchone()[0] is None
+
+    the_plan = plan.plan_for(params)
+    for table in the_plan.tables:  # the same snapshots, each from a pass of its own
+        assert verify.record_snapshot(pg, the_plan.schema, table, fingerprint="f")
+    assert _snapshots(pg) == in_pass
+    assert pg.execute(state).fetchall() == in_pass_state
+
+    # a table that differs gets no snapshot from the pass, and its rows are still found
+    pg.execute("UPDATE _sqlite2neon.tables SET snapshot_run = NULL")
+    pg.execute("UPDATE c SET v = 0 WHERE k1 = 'k3' AND k2 = 3")
+    result = verify.step(params)
+    assert [(d["kind"], d["key"]) for d in _table(result, "c").differences] == [("changed", "k3, 3")]
+    assert [r[:2] for r in pg.execute(state).fetchall()] == [("a", True), ("c", None), ("empty", True), ("log", True)]

@@ -42,6 +42,9 @@ LISTED = 100  # differences listed in the record per table (all are counted)
 MAX_DEPTH = 8  # hex digits of the key's MD5: 16^8 buckets at most
 SPLIT_AT_MOST = 256  # differing buckets split further; with more, many rows differ: list the first ones
 SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 16^4
+SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
+HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
+SNAPSHOT = "s2n_snapshot"  # the temporary table a snapshot is built in (`snapshot_select`)
 
 
 @dataclass
@@ -81,15 +84,20 @@ class TableDiff:
     # a table without a key: per differing row (canonical key), its copies in SQLite and in Postgres
     copies: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
     problem: str = ""  # why the target side could not be read
+    # with `months`: timestamptz column -> month ('2024-03') -> [SQLite rows, Postgres rows] holding one
+    months: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 class _Sides:
     """The SQL of one table on both sides: key, row form, buckets, in DuckDB and in Postgres."""
 
     def __init__(self, table: TablePlan, bad_text: str, schema: str, rejected_keys: list[str] | None,
-                 sample: float | None):
+                 sample: float | None, months: bool = False, snapshot: bool = False):
         self.table, self.bad_text, self.schema = table, bad_text, schema
         self.rejected_keys, self.sample = rejected_keys, sample
+        self.snapshot = snapshot and sample is None  # the first pass over Postgres builds the snapshot too
+        # the timestamptz columns counted per month, in the first pass over the whole table
+        self.months = [i for i, c in enumerate(table.columns) if c.pg_type == "timestamptz"] if months else []
         self.keyed = bool(table.primary_key)
         read = TableRead(table, bad_text)
         key_cols = [(i, c) for i, c in enumerate(table.columns) if c.target in table.primary_key] if self.keyed else []
@@ -119,7 +127,8 @@ class _Sides:
         return f"left({kh}, {SAMPLE_DIGITS}) < '{_sample_bound(self.sample)}'"
 
     def source_buckets(self, cursor, where: str, depth: int, within: list[str]) -> list[tuple]:
-        """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range."""
+        """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range;
+        at depth 0 then, per column of `months`, {month: rows} of the rows loaded (None: none)."""
         read = TableRead(self.table, self.bad_text, where)
         rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
@@ -127,11 +136,15 @@ class _Sides:
         # table, or a bucket of one rowid range that holds none of its rows)
         nulls = "".join(f", coalesce(count_if(s.c{i} IS NULL), 0)" for i in range(len(self.table.columns)))
         bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
+        months = "".join(
+            f", histogram(TRY(strftime(date_trunc('month', {read.converted[i].value}), '%Y-%m'))) "
+            f"FILTER (WHERE {read.converted[i].value} IS NOT NULL AND NOT {rejected})"
+            for i in self.months) if not depth else ""
         return cursor.execute(
             f"SELECT {bucket} AS b, coalesce(count_if(NOT {rejected}), 0), "
             f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
-            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls} "
-            f"FROM {read.relation()} {_within(kh, within)} {group}"
+            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls}"
+            f"{months} FROM {read.relation()} {_within(kh, within)} {group}"
         ).fetchall()
 
     def source_rows(self, cursor, where: str, within: list[str]) -> list[tuple]:
@@ -173,11 +186,39 @@ class _Sides:
             conn.execute("SET LOCAL parallel_setup_cost = 0")
             conn.execute("SET LOCAL parallel_tuple_cost = 0")
             bucket = sql.SQL("left({}, {})").format(kh, sql.Literal(depth)) if depth else sql.SQL("''")
+            if self.snapshot and not depth:  # the table read once: its snapshot's buckets add up to the whole
+                conn.execute("SET LOCAL work_mem = '64MB'")
+                conn.execute(sql.SQL("CREATE TEMP TABLE {} AS {}").format(
+                    sql.Identifier(SNAPSHOT), snapshot_select(self.schema, self.table, nulls=True)))
+                return conn.execute(sql.SQL("SELECT '', coalesce(sum(n), 0), coalesce(sum(total), 0), 0{} FROM {}").format(
+                    sql.SQL("").join(sql.SQL(", coalesce(sum({}), 0)").format(sql.Identifier(f"z{j}"))
+                                     for j in range(len(self.table.columns))), sql.Identifier(SNAPSHOT))).fetchall()
             return conn.execute(sql.SQL(
                 "SELECT {b}, count(*), coalesce(sum(CASE WHEN {sample} THEN "
                 "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} {group}"
             ).format(b=bucket, sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
                      within=_within_pg(kh, within), group=sql.SQL("GROUP BY 1" if depth else ""))).fetchall()
+
+    def target_months(self, conn) -> dict[int, dict[str, int]]:
+        """Per column of `months`: {month: rows}, months as the source side spells them, in UTC."""
+        if not self.months:
+            return {}
+        # to_char, not date_trunc: the month of 4714-11-24 BC (Julian day 0) is before the first
+        # timestamp Postgres holds, and date_trunc would fail the whole pass
+        months = sql.SQL(", ").join(
+            sql.SQL("({}, to_char(t.{} AT TIME ZONE 'UTC', 'YYYY-MM BC'))").format(
+                sql.Literal(i), sql.Identifier(self.table.columns[i].target)) for i in self.months)
+        out: dict[int, dict[str, int]] = {i: {} for i in self.months}
+        with conn.transaction():
+            conn.execute("SET LOCAL enable_sort = off")  # few groups: hashing, as in target_buckets
+            conn.execute("SET LOCAL parallel_setup_cost = 0")
+            conn.execute("SET LOCAL parallel_tuple_cost = 0")
+            for i, month, n in conn.execute(sql.SQL(
+                    "SELECT m.i, m.month, count(*) FROM {t} AS t CROSS JOIN LATERAL (VALUES {months}) AS m(i, month) "
+                    "WHERE m.month IS NOT NULL GROUP BY 1, 2").format(t=self.table_id, months=months)):
+                month = _month(month)
+                out[i][month] = out[i].get(month, 0) + n
+        return out
 
     def target_rows(self, conn, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)
@@ -200,6 +241,30 @@ def target_key(table: TablePlan) -> sql.Composable:
     return sql.SQL(f" || {canonical.SEPARATOR} || ").join(
         sql.SQL("coalesce({}, '')").format(canonical.target_expr(c)) for c in table.columns
         if c.target in table.primary_key)
+
+
+def snapshot_select(schema: str, table: TablePlan, nulls: bool = False) -> sql.Composable:
+    """Postgres SQL, one parallel pass over the table: per snapshot bucket (the first SNAPSHOT_DIGITS
+    hex digits of the MD5 of a row's key) `bucket`, `pairs` (a bytea of 16-byte entries, the first 8
+    bytes of the key's MD5 then the first 8 of the row's), `n` rows and `total`, the sum of the row
+    hashes' first 60 bits (as `target_buckets` sums them); with `nulls`, `z0..zN` the NULLs per column
+    (0 for a NOT NULL column)."""
+    key, row = target_key(table), canonical.target_row_expr(table)
+    marks = sql.SQL("").join(
+        sql.SQL(", {} IS NULL AS {}").format(sql.Identifier(c.target), sql.Identifier(f"z{j}"))
+        for j, c in enumerate(table.columns) if nulls and c.nullable)
+    counts = sql.SQL("").join(
+        sql.SQL(", count(*) FILTER (WHERE {z}) AS {z}" if c.nullable else ", 0 AS {z}").format(z=sql.Identifier(f"z{j}"))
+        for j, c in enumerate(table.columns) if nulls)
+    # OFFSET 0 keeps the hashes in a subquery Postgres does not pull up: pulled up, each use of a hash
+    # would compute its MD5 again. The parallel workers compute them, the leader groups them.
+    hashed = (sql.SQL("SELECT md5({k}) AS kh, md5({r}) AS rh{m} FROM {t} OFFSET 0") if table.primary_key else
+              sql.SQL("SELECT h AS kh, h AS rh, r.* FROM (SELECT md5({r}) AS h{m} FROM {t} OFFSET 0) r")  # the row is the key
+              ).format(k=key, r=row, m=marks, t=sql.Identifier(schema, table.target))
+    return sql.SQL(
+        "SELECT left(kh, {d}) AS bucket, string_agg(decode(left(kh, {h}) || left(rh, {h}), 'hex'), ''::bytea) AS pairs, "
+        "count(*) AS n, sum(('x' || left(rh, 15))::bit(60)::bigint) AS total{counts} FROM ({hashed}) x GROUP BY 1"
+    ).format(d=sql.Literal(SNAPSHOT_DIGITS), h=sql.Literal(HASH_HEX), counts=counts, hashed=hashed)
 
 
 def _sample_bound(fraction: float) -> str:
@@ -278,18 +343,28 @@ def unreadable(exc: psycopg.Error) -> str:
 
 def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rejected_keys: list[str] | None, *,
                     sample: float | None = None, describe: bool = True,
-                    kept: dict[str, list[tuple[str | None, str | None]]] | None = None) -> TableDiff:
+                    kept: dict[str, list[tuple[str | None, str | None]]] | None = None,
+                    months: bool = False, snapshot: bool = False) -> TableDiff:
     """Compare one table on both sides. Every difference found is in `all_differences`; with `describe`
     the first LISTED changed rows are read again for the columns that differ (the cutover, which
     carries whole rows over, does without). `kept`: canonical key -> the (source hash, target hash)
-    pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences."""
-    sides = _Sides(table, bad_text, schema, rejected_keys, sample)
+    pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences.
+    `months`: also count each timestamptz column's values per month on both sides (`TableDiff.months`),
+    in the same pass over SQLite as the checksum. `snapshot` (with no `sample`): the pass over Postgres
+    also builds the table's snapshot (`snapshot_select`) in the session's temporary table SNAPSHOT,
+    left for the caller to record (`verify.record_snapshot`) or drop."""
+    sides = _Sides(table, bad_text, schema, rejected_keys, sample, months, snapshot)
     ranges = _ranges(src, table)
     diff = TableDiff(buckets=1)
     # First the whole table as one bucket: when it matches, as it should, that is all it costs.
     source, target = _level(src, conn, sides, ranges, 0, [])
     if isinstance(target, psycopg.Error):
         diff.problem, target = unreadable(target), None
+    elif sides.months:
+        target, in_target = target
+        width = len(table.columns)
+        diff.months = {table.columns[i].target: _month_counts(source[""][3 + width + j] if source else {}, in_target[i])
+                       for j, i in enumerate(sides.months)}
     diff.source_rows = sum(v[0] + v[2] for v in source.values())
     diff.rejected_rows = sum(v[2] for v in source.values())
     diff.source_checksum = str(sum(v[1] for v in source.values()))
@@ -360,27 +435,50 @@ def _level(src, conn, sides: _Sides, ranges: list[str], depth: int, within: list
     """Per bucket of `depth` hex digits (inside the buckets `within`), both sides at once:
     (source, target), each bucket -> [rows, hash sum, rejected, NULLs per column...]. The target
     is the error instead when it cannot be read, unless `strict`."""
+    def on_target():
+        target = _sum_buckets(sides.target_buckets(conn, depth, within))
+        return (target, sides.target_months(conn)) if sides.months and not depth else target
+
     with ThreadPoolExecutor(1) as side:
-        on_target = side.submit(sides.target_buckets, conn, depth, within)
+        on_target = side.submit(on_target)
         source = _sum_buckets(_on_source(src, ranges, lambda c, w: sides.source_buckets(c, w, depth, within)))
         try:
-            return source, _sum_buckets(on_target.result())
+            return source, on_target.result()
         except psycopg.Error as exc:
             if strict:
                 raise
             return source, exc
 
 
-def _sum_buckets(rows: list[tuple]) -> dict[str, list[int]]:
-    """Bucket -> [rows, hash sum, rejected, NULLs per column...], adding up the rowid ranges' parts."""
-    out: dict[str, list[int]] = {}
+def _sum_buckets(rows: list[tuple]) -> dict[str, list]:
+    """Bucket -> [rows, hash sum, rejected, NULLs per column..., {month: rows} per column counted
+    by month...], adding up the rowid ranges' parts."""
+    out: dict[str, list] = {}
     for b, *values in rows:
-        values = [int(v) for v in values]
+        values = [Counter(v or {}) if v is None or isinstance(v, dict) else int(v) for v in values]
         if b in out:
             out[b] = [x + y for x, y in zip(out[b], values)]
         else:
             out[b] = values
     return out
+
+
+def _month(text: str) -> str:
+    """A month as both sides spell it: astronomical year (4714 BC is -4713), at least four digits, then
+    the month. From DuckDB's strftime %Y-%m (astronomical already) or Postgres' to_char YYYY-MM BC."""
+    year, _, month = text.rpartition("-")
+    month, _, era = month.partition(" ")
+    number = 1 - int(year) if era == "BC" else int(year)
+    return f"{number:04d}-{month}"
+
+
+def _month_counts(source: dict[str, int], target: dict[str, int]) -> dict[str, list[int]]:
+    """Month -> [SQLite rows, Postgres rows], in time order; `source` as DuckDB spells its months."""
+    spelled = Counter()
+    for m, n in source.items():
+        spelled[_month(m)] += int(n)
+    months = sorted(set(spelled) | set(target), key=lambda m: tuple(int(x) for x in m.rsplit("-", 1)))
+    return {m: [spelled.get(m, 0), int(target.get(m, 0))] for m in months}
 
 
 def _differing(source: dict, target: dict) -> list[str]:

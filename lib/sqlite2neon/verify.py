@@ -25,20 +25,16 @@ from dataclasses import asdict, dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import canonical
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
-from .convert import TableRead
-from .reconcile import reconcile_table, target_key
+from .reconcile import HASH_HEX, SNAPSHOT, SNAPSHOT_DIGITS, reconcile_table, snapshot_select
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source
 from .views import ViewCheck, verify_views
 
 
-SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
-HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
 SNAPSHOT_COLUMNS = {"snapshot_fingerprint": "text", "snapshot_run": "text", "snapshot_rows": "bigint",
                     "snapshot_checksum": "text", "snapshot_at": "timestamptz"}
 
@@ -66,6 +62,8 @@ class TableCheck:
     nulls: dict[str, list[int]] = field(default_factory=dict)  # column -> [SQLite NULLs, Postgres NULLs]
     kept_rows: int = 0  # rows differing because a cutover kept Postgres' version (`_sqlite2neon.kept`)
     missing_checks: list[str] = field(default_factory=list)  # planned CHECKs the target lacks (the load's not_created)
+    # timestamptz column -> month ('2024-03') -> [SQLite rows, Postgres rows], counted in the checksum's pass
+    months: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     @property
     def counts_match(self) -> bool:
@@ -226,9 +224,13 @@ def missing_checks(conn: psycopg.Connection, plan: Plan, table: TablePlan) -> li
     return [name for name in planned if name not in present]
 
 
-def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "") -> VerifyResult:
+def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: str = "",
+               prints: dict[str, str] | None = None) -> VerifyResult:
     """Every table reconciled (`reconcile.py`); `run` is the load run whose rejected rows are
-    accounted for when the target does not say which run loaded a table.
+    accounted for when the target does not say which run loaded a table. With `prints` (table ->
+    `load.fingerprint` as verification began), a table verified in full that passes and has no
+    snapshot of its load yet gets one from the same pass over Postgres (`record_snapshot`), instead
+    of a second pass in `record_snapshots`.
 
     `params.workers` tables at once; per table the Postgres side and the DuckDB side at the same time."""
     started = time.monotonic()
@@ -243,13 +245,22 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
         with connect(target.direct_url, params, autocommit=True) as conn:
             keys = rejected_keys(conn, loaded_by(conn, plan.schema, table) or run, table)
             kept = kept_records(conn, plan.schema, table)
-            d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept)
-            missing = missing_checks(conn, plan, table) if not d.problem else []
-        return TableCheck(
-            table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
-            time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
-            table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
-            [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows, missing)
+            snapshot = prints is not None and sample is None and _wants_snapshot(conn, plan.schema, table)
+            try:
+                d = reconcile_table(src, conn, plan.schema, table, plan.bad_text, keys, sample=sample, kept=kept,
+                                    months=True, snapshot=snapshot)
+                missing = missing_checks(conn, plan, table) if not d.problem else []
+                checked = TableCheck(
+                    table.source, table.target, d.source_rows, d.target_rows, d.source_checksum, d.target_checksum,
+                    time.monotonic() - t0, scrub(d.problem, target.secrets), d.rejected_rows,
+                    table.changed_values(plan.bad_text), d.buckets, d.differing_buckets, d.differences_total,
+                    [x.as_record() for x in d.differences], d.complete, d.nulls, d.kept_rows, missing, d.months)
+                if snapshot and checked.passed:
+                    record_snapshot(conn, plan.schema, table, fingerprint=prints[table.target], built=True)
+            finally:
+                if snapshot:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SNAPSHOT)))
+        return checked
 
     try:
         with ThreadPoolExecutor(max(1, params.workers)) as pool:
@@ -261,6 +272,15 @@ def verify_all(plan: Plan, target: Target, params: Params, *, source_path, run: 
     result.views = verify_views(plan, target, params, source_path)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _wants_snapshot(conn: psycopg.Connection, schema: str, table: TablePlan) -> bool:
+    """The table is the runbook's, and has no snapshot of its current load yet (`record_snapshots`
+    would take one if it verifies in full)."""
+    if conn.execute("SELECT to_regclass(%s)", [f"{STATE_SCHEMA}.snapshots"]).fetchone()[0] is None:
+        return False
+    state = sync_states(conn, schema).get(table.target)
+    return state is not None and not state.has_base
 
 
 def step(params: Params) -> VerifyResult:
@@ -286,7 +306,7 @@ def verify_and_record(plan: Plan, target: Target, params: Params, source, run_di
     from .load import fingerprint
 
     prints = {t.target: fingerprint(t, source) for t in plan.tables}  # the source as verification reads it
-    result = verify_all(plan, target, params, source_path=source, run=run)
+    result = verify_all(plan, target, params, source_path=source, run=run, prints=prints)
     mark_verified(target, params, plan, [t.target for t in result.tables if t.passed], source)
     record_snapshots(target, params, plan, result, prints)
     record.write(run_dir, "verify.json", result.to_json())
@@ -384,41 +404,39 @@ def sync_states(conn: psycopg.Connection, schema: str) -> dict[str, SyncState]:
 
 
 def record_snapshot(conn: psycopg.Connection, schema: str, table: TablePlan, *, fingerprint: str,
-                    expected: tuple[int | None, str | None] | None = None) -> bool:
+                    expected: tuple[int | None, str | None] | None = None, built: bool = False) -> bool:
     """Replace the table's snapshot with what Postgres holds now, in one transaction: every row's
-    (key hash, row hash), from one parallel pass over the table with reconcile's own expressions, and
-    in `tables` the load run and source `fingerprint` it belongs to. With `expected` (rows, checksum
-    as verification found them), a target that changed since is not recorded, and its old snapshot is
-    dropped too (the next cutover asks for a verification). Returns whether the snapshot was taken.
+    (key hash, row hash), from one parallel pass over the table with reconcile's own expressions
+    (`reconcile.snapshot_select`), and in `tables` the load run and source `fingerprint` it belongs
+    to. With `expected` (rows, checksum as verification found them), a target that changed since is
+    not recorded, and its old snapshot is dropped too (the next cutover asks for a verification).
+    `built`: the session's temporary table `reconcile.SNAPSHOT` already holds it (verification's own
+    pass built it: `reconcile_table(snapshot=True)`). Returns whether the snapshot was taken.
 
         >>> record_snapshot(conn, "public", table_plan, fingerprint="9c1f...", expected=(3000, "8123..."))
         True
     """
     state = sql.Identifier(STATE_SCHEMA)
-    key, row = target_key(table), canonical.target_row_expr(table)
-    hashed = (sql.SQL("SELECT md5({k}) AS kh, md5({r}) AS rh FROM {t}") if table.primary_key else
-              sql.SQL("SELECT h AS kh, h AS rh FROM (SELECT md5({r}) AS h FROM {t}) r")  # the row is the key
-              ).format(k=key, r=row, t=sql.Identifier(schema, table.target))
     where = [schema, table.target]
     with conn.transaction():
-        # A temporary table rather than INSERT ... SELECT: Postgres computes a SELECT that writes a
-        # table in parallel only when it creates it. Few buckets: hashing keeps one entry per bucket.
-        for setting in ("enable_sort = off", "parallel_setup_cost = 0", "parallel_tuple_cost = 0", "work_mem = '64MB'"):
-            conn.execute(sql.SQL("SET LOCAL {}").format(sql.SQL(setting)))
-        conn.execute(sql.SQL(
-            "CREATE TEMP TABLE s2n_snapshot ON COMMIT DROP AS SELECT left(kh, {d}) AS bucket, "
-            "string_agg(decode(left(kh, {h}) || left(rh, {h}), 'hex'), ''::bytea) AS pairs, count(*) AS n, "
-            "sum(('x' || left(rh, 15))::bit(60)::bigint) AS total FROM ({hashed}) x GROUP BY 1"
-        ).format(d=sql.Literal(SNAPSHOT_DIGITS), h=sql.Literal(HASH_HEX), hashed=hashed))
-        rows, checksum = conn.execute("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM s2n_snapshot").fetchone()
+        if not built:
+            # A temporary table rather than INSERT ... SELECT: Postgres computes a SELECT that writes a
+            # table in parallel only when it creates it. Few buckets: hashing keeps one entry per bucket.
+            for setting in ("enable_sort = off", "parallel_setup_cost = 0", "parallel_tuple_cost = 0", "work_mem = '64MB'"):
+                conn.execute(sql.SQL("SET LOCAL {}").format(sql.SQL(setting)))
+            conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(
+                sql.Identifier(SNAPSHOT), snapshot_select(schema, table)))
+        snapshot = sql.Identifier(SNAPSHOT)
+        rows, checksum = conn.execute(sql.SQL("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM {}").format(
+            snapshot)).fetchone()
         rows, checksum = int(rows), str(int(checksum))
         taken = expected is None or expected == (rows, checksum)
         conn.execute(sql.SQL("DELETE FROM {}.snapshots WHERE schema_name = %s AND table_name = %s").format(state),
                      where)
         if taken:
             conn.execute(sql.SQL("INSERT INTO {}.snapshots (schema_name, table_name, bucket, pairs) "
-                                 "SELECT %s, %s, bucket, pairs FROM s2n_snapshot").format(state), where)
-        conn.execute("DROP TABLE s2n_snapshot")
+                                 "SELECT %s, %s, bucket, pairs FROM {}").format(state, snapshot), where)
+        conn.execute(sql.SQL("DROP TABLE {}").format(snapshot))
         conn.execute(sql.SQL(
             "UPDATE {}.tables SET snapshot_run = CASE WHEN %s THEN run END, snapshot_fingerprint = %s, "
             "snapshot_rows = %s, snapshot_checksum = %s, snapshot_at = now() "
@@ -476,40 +494,15 @@ def kept_records(conn: psycopg.Connection, schema: str, table: TablePlan) -> dic
 
 
 def timestamp_histograms(params: Params) -> dict:
-    """Rows per month of every timestamptz column, counted on both sides: {"table.column": frame}."""
+    """Rows per month of every timestamptz column, on both sides, as verification counted them (in
+    its pass over each table, recorded in the run's verify.json): {"table.column": frame of month,
+    source, target}; empty when the run has no verification record."""
     import pandas as pd
 
-    from .config import resolve_path
-    from .connect import resolve_target
-    from .plan import plan_for
+    from . import record
 
-    plan = plan_for(params)
-    target = resolve_target(params)
-    out = {}
-    src = open_source(resolve_path(params.sqlite_path))
-    from . import convert
-
-    convert.register(src)
-    try:
-        with connect(target.direct_url, params, autocommit=True) as conn:
-            for table in plan.tables:
-                read = TableRead(table, plan.bad_text)
-                for i, col in enumerate(table.columns):
-                    if col.pg_type != "timestamptz":
-                        continue
-                    v = read.converted[i].value
-                    source = src.execute(
-                        f"SELECT strftime(date_trunc('month', {v}), '%Y-%m') AS month, count(*) AS n "
-                        f"FROM {read.relation()} WHERE {v} IS NOT NULL AND {read.rejected_filter(False)} GROUP BY 1"
-                    ).fetchall()
-                    target_rows = conn.execute(sql.SQL(
-                        "SELECT to_char(date_trunc('month', {c} AT TIME ZONE 'UTC'), 'YYYY-MM'), count(*) "
-                        "FROM {t} WHERE {c} IS NOT NULL GROUP BY 1"
-                    ).format(c=sql.Identifier(col.target), t=sql.Identifier(plan.schema, table.target))).fetchall()
-                    frame = pd.DataFrame(source, columns=["month", "source"]).merge(
-                        pd.DataFrame(target_rows, columns=["month", "target"]), on="month", how="outer"
-                    ).fillna(0).sort_values("month")
-                    out[f"{table.target}.{col.target}"] = frame.reset_index(drop=True)
-    finally:
-        src.close()
-    return out
+    text = record.read(record.run_dir_for(params), "verify.json")
+    if not text:
+        return {}
+    return {f"{t.target}.{column}": pd.DataFrame([[m, *n] for m, n in counts.items()], columns=["month", "source", "target"])
+            for t in VerifyResult.from_json(text).tables for column, counts in t.months.items()}
