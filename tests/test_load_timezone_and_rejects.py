@@ -118,3 +118,21 @@ def test_a_row_failing_in_two_columns_is_rejected_naming_the_first(tmp_path, par
                        "4": ("at", "2000-13-01 10:00", f"at: {iso}")}, rejects
     assert pg.execute("SELECT id, at FROM app.r").fetchall() == [(5, datetime(2000, 1, 1, 10, tzinfo=UTC))]
     assert verified.passed, verified.to_json()
+
+
+def test_defaults_and_unique_collisions_of_instants_in_a_database_of_another_timezone(tmp_path, params_for, pg):
+    """A DEFAULT of naive ISO text is the UTC instant SQLite means, made in the table's transaction;
+    two texts of one instant under a unique key: the second is rejected, the shared value shown in UTC."""
+    db = sqlite_file(tmp_path / "d.db", """
+        CREATE TABLE d (id INTEGER PRIMARY KEY, at DATETIME UNIQUE, made_at DATETIME DEFAULT '2020-01-01 10:00:00');
+        INSERT INTO d VALUES (1, '2000-01-01 10:00:00', '2021-03-14 02:30:00'), (2, '2000-01-01T10:00:00Z', NULL),
+                             (3, '2000-01-01 05:00:00-05:00', NULL), (4, '2000-01-01 10:00:01', NULL);""")
+    _other_zone(pg)
+    _, loaded, verified = migrate(params_for(db, fail_on_rejects=False))
+    assert verified.passed, verified.to_json()
+    assert sorted(pg.execute("SELECT id FROM d")) == [(1,), (4,)]
+    reasons = dict(pg.execute("SELECT source_key, reason FROM _sqlite2neon.rejects"))
+    assert set(reasons) == {"2", "3"}
+    assert all("(2000-01-01 10:00:00+00)" in r for r in reasons.values()), reasons
+    pg.execute("INSERT INTO d (id, at) VALUES (9, '2001-01-01 00:00:00+00')")
+    assert pg.execute("SELECT made_at FROM d WHERE id = 9").fetchone()[0] == datetime(2020, 1, 1, 10, tzinfo=UTC)
