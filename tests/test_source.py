@@ -374,3 +374,38 @@ def test_epoch_ranges_are_counted_number_by_number_where_min_and_max_do_not_deci
     assert created.outside_example == {"unix_seconds": str(millis[0]), "julian_day": str(seconds[0])}
     priority = table.column("priority")
     assert (priority.outside_years, priority.outside_example) == ({"julian_day": 50}, {"julian_day": "2"})
+
+
+
+def test_rowid_ranges_at_the_extremes_of_int64_give_the_profile_of_one_pass(tmp_path, monkeypatch):
+    """Rowids from -2^63 to 2^63 - 1 with gaps, columns named rowid and oid (the ranges then use
+    _rowid_), and classes, ISO text, JSON with a repeated key or \\u0000, integers past 2^53, an
+    empty text and a number on a unit's boundary that only the last range holds: the facts of one
+    pass. A table whose columns take every name of the rowid is read in one pass."""
+    rows = [(-(2**63), 1, "x", "[2]", 1)] + [(i * 1000, i, f"r{i}", "{}", 1_700_000_000 + i) for i in range(1, 1200)]
+    rows += [(2**62, b"\x00", "", "[1]", 1_700_000_000.5), (2**63 - 2, 2**53 + 1, "1800-01-01", '["\\u0000"]', 4_102_444_800),
+             (2**63 - 1, 2.5, "2024-01-01 10:00:00.1234567", '{"a": 1, "a": 2}', 946_684_800)]
+    path = tmp_path / "x.db"
+    con = sqlite3.connect(path)
+    con.execute('CREATE TABLE t ("ROWID" TEXT, "oid" INTEGER, v, j TEXT, created_at)')
+    con.execute('CREATE TABLE every ("rowid" TEXT, "oid" INTEGER, "_rowid_" INTEGER, v)')
+    con.executemany('INSERT INTO t (_rowid_, "ROWID", "oid", v, j, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+                    [(k, s, 3, v, j, at) for k, v, s, j, at in rows])
+    con.executemany("INSERT INTO every VALUES (?, ?, ?, ?)", [(s, 1, k % 5, v) for k, v, s, _, _ in rows])
+    con.commit()
+    con.close()
+    whole = inspect_source(path)
+    monkeypatch.setattr(source, "SPLIT_ROWS", 10)
+    lite = source.open_sqlite(path)
+    try:
+        ranges = source._rowid_ranges(lite, whole.table("t"), 4)
+        assert len(ranges) == 4 and "_rowid_" in ranges[0]  # the split is really made, on the rowid
+        assert source._rowid_ranges(lite, whole.table("every"), 4) == [""]
+    finally:
+        lite.close()
+    assert inspect_source(path) == whole
+    v = whole.table("t").column("v")
+    assert v.storage == {"integer": 1201, "real": 1, "text": 0, "blob": 1, "null": 0} and v.wide_integers == 1
+    assert (v.min, v.max) == _sqlite_extremes(path, "t", "v")
+    j = whole.table("t").column("j")
+    assert (j.json_repeated_keys, j.json_unheld) == (1, 1)
