@@ -238,7 +238,9 @@ def whole_command(admin_url: str, source: Source, workers: int | None) -> list[M
     logs = RESULTS / "logs" / label
     argv = [sys.executable, "-m", "sqlite2neon.cli", "run", "-f", "params/demo.yaml",
             "-p", "sqlite_path", str(source.path.resolve()), "-p", "name", f"bench-{source.label}",
-            "-p", "target_schema", "bench", "-p", "env_file", ""]
+            "-p", "target_schema", "bench", "-p", "env_file", "",
+            # the benchmark's own scratch server, not a Neon plan: 4M rows are 870 MB, over the default budget
+            "-p", "storage_budget_mb", "100000"]
     if workers is not None:
         argv += ["-p", "workers", str(workers)]
     with fresh_database(admin_url, f"bench_{label}".replace("-", "_")) as url:
