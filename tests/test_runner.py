@@ -148,3 +148,17 @@ def test_a_kernel_that_cannot_be_launched_keeps_its_reason_for_the_first_noteboo
         kernel.manager()
     kernel.request_stop()
     kernel.stop()  # nothing to stop
+
+
+def test_the_report_links_every_notebook_including_the_last_rendered(tmp_path):
+    """The HTML of each notebook is rendered while the next one runs; the report is written only once
+    the last one's is there (the fresh-clone user found 04_verify unlinked in report.html)."""
+    root = tmp_path / "project"
+    _notebook(root, "00_first", "print('first')")
+    _notebook(root, "01_last", "print('last')")
+
+    outcome = run_notebooks(_params(tmp_path), notebooks=["00_first", "01_last"], root=root)
+
+    page = (outcome.run_dir / "report.html").read_text()
+    assert [s["status"] for s in outcome.steps] == ["passed", "passed"]
+    assert 'href="00_first.html"' in page and 'href="01_last.html"' in page

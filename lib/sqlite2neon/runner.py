@@ -184,6 +184,7 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
             error=outcome.error, target=_target_display(run_dir, params, target), kind=record.run_kind(label, params.dry_run),
             target_detail=target.describe() if target else None, losses=record.losses_of(run_dir),
         )
+        after.close()  # every notebook's HTML rendered (and the kernel gone) before the report links them
         report.write_report(run_dir)
         report.write_index(run_dir.parent)
     return outcome
