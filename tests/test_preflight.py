@@ -85,6 +85,20 @@ def test_storage_budget_smaller_than_the_source_fails(demo_db, params_for, pg):
     assert "connect" not in statuses(report)
 
 
+def test_on_the_embedded_scratch_server_the_budget_warns_without_stopping(demo_db, params_for, pg, pg_url):
+    """The embedded server keeps earlier runs' data for inspection and has no plan's limit: a budget it
+    is over is said (WARN), and the run goes on; `./sqlite2neon demo` stopped on it after a large run."""
+    from sqlite2neon.connect import Target
+
+    params = params_for(demo_db, storage_budget_mb=0)
+    scratch = Target("embedded", pg_url, pg_url, "same", "embedded", schema=params.target_schema)
+    report = run_preflight(params, scratch)
+    assert statuses(report)["storage budget"] == WARN
+    assert "not enforced on the embedded scratch server" in detail(report, "storage budget")
+    assert "storage budget" not in [c.name for c in report.failed]
+    assert statuses(report)["connect"] == PASS  # it went on to the target's own checks
+
+
 def test_the_storage_budget_counts_what_the_target_already_holds(demo_db, params_for, pg):
     """A filled target: the source alone fits the budget, the target's present size plus the source
     does not (issue 13: 932 MB already there and a 77 MB source passed a 512 MB budget)."""
