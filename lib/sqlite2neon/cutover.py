@@ -41,10 +41,9 @@ from .config import Params, redact_url
 from .connect import Target, connect, deref, scrub
 from .errors import ConflictsFound, CutoverFailed, RunbookError, TargetError, one_line
 from .plan import Plan, TablePlan, existing_tables
-from .reconcile import Difference, reconcile_table, target_key
+from .reconcile import HASH_HEX, SNAPSHOT_DIGITS, Difference, reconcile_table, target_key
 from .source import open_source, sql_string
-from .verify import (HASH_HEX, SNAPSHOT_DIGITS, ensure_sync_state, kept_records, loaded_by, record_snapshot,
-                     rejected_keys, sync_states)
+from .verify import ensure_sync_state, kept_records, loaded_by, record_snapshot, rejected_keys, sync_states
 
 KEYS_PER_READ = 500  # source keys per SQLite read of the rows to carry over
 NAMED_CONFLICTS = 5  # conflicts named in the one-line error (cutover.json lists them all)

@@ -161,7 +161,7 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     names = notebooks or NOTEBOOKS
     if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
-    # `after` ends what outlives the notebooks by the record's writing: the kernel's exit, HTML renderings
+    # `after` ends what outlives the notebooks (the kernel's exit, HTML renderings): closed once the summary is written
     with Interrupts() as interrupts, contextlib.ExitStack() as after:
         refused = refusal(target, params) if target else None
         if refused:  # nothing to run: no notebook can reach this target

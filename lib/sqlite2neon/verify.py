@@ -28,7 +28,7 @@ from psycopg import sql
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
-from .reconcile import HASH_HEX, SNAPSHOT, SNAPSHOT_DIGITS, reconcile_table, snapshot_select
+from .reconcile import SNAPSHOT, reconcile_table, snapshot_select
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source
