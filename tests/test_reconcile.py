@@ -384,3 +384,51 @@ def test_the_snapshot_built_in_the_verification_pass_is_the_one_taken_alone(tmp_
     result = verify.step(params)
     assert [(d["kind"], d["key"]) for d in _table(result, "c").differences] == [("changed", "k3, 3")]
     assert [r[:2] for r in pg.execute(state).fetchall()] == [("a", True), ("c", None), ("empty", True), ("log", True)]
+
+
+def _astronomical(month: str) -> str:
+    """to_char's 'YYYY-MM BC' as reconcile spells a month: 4714 BC is -4713."""
+    year, rest = month.split("-", 1)
+    number, era = int(year), rest[3:]
+    return f"{1 - number if era == 'BC' else number:04d}-{rest[:2]}"
+
+
+@pytest.mark.parametrize("sample", [None, 0.3, 0.999999])
+def test_the_whole_table_pass_agrees_with_postgres_own_aggregates_at_the_edges_of_time(migrated, sample):
+    # the pass folds per-row hashes and instants outside Postgres: its counts, checksum, months and
+    # snapshot must be what Postgres' own SQL aggregates give, for instants Postgres' edges included
+    params, pg = migrated
+    table = next(t for t in plan.plan_for(params).tables if t.target == "mental_items")
+    edges = ["4714-11-24 00:00:00+00 BC", "200000-06-30 23:59:59.999999+00",
+             "0001-06-01 12:00:00+00 BC", "1969-12-31 23:59:59.999999+00", "2000-01-01 00:00:00+00", None]
+    names = [c.target for c in table.columns]
+    for n, stamp in enumerate(edges):
+        picked = ", ".join("%s" if c == "id" else "%s::timestamptz" if c == "resolved_at" else f'"{c}"' for c in names)
+        pg.execute(f"INSERT INTO mental_items SELECT {picked} FROM mental_items LIMIT 1", [f"edge{n}", stamp])
+    stamps = [i for i, c in enumerate(table.columns) if c.pg_type == "timestamptz"]
+    passed = reconcile.target_pass(pg, "public", table, months=stamps, sample=sample, snapshot=True)
+
+    row, key = reconcile.canonical.target_row_expr(table), reconcile.target_key(table)
+    bound = reconcile._sample_bound(sample) if sample is not None else "g" * reconcile.SAMPLE_DIGITS
+    rows, checksum = pg.execute(psycopg.sql.SQL(
+        "SELECT count(*), coalesce(sum(CASE WHEN left(md5({k}), {d}) < {b} THEN ('x' || left(md5({r}), 15))::bit(60)::bigint END), 0) "
+        "FROM mental_items").format(k=key, r=row, d=psycopg.sql.Literal(reconcile.SAMPLE_DIGITS),
+                                    b=psycopg.sql.Literal(bound))).fetchone()
+    assert (passed.rows, passed.checksum) == (rows, int(checksum))
+    if sample is not None and sample > 0.99999:
+        assert passed.checksum == int(pg.execute(psycopg.sql.SQL(
+            "SELECT sum(('x' || left(md5({}), 15))::bit(60)::bigint) FROM mental_items").format(row)).fetchone()[0])
+    for i in stamps:
+        column = table.columns[i].target
+        expected = {_astronomical(m): n for m, n in pg.execute(
+            f"SELECT to_char(\"{column}\" AT TIME ZONE 'UTC', 'YYYY-MM BC'), count(*) FROM mental_items "
+            f"WHERE \"{column}\" IS NOT NULL AND isfinite(\"{column}\") GROUP BY 1")}
+        assert passed.months[i] == expected, column
+    assert passed.months[stamps[-1]]["-4713-11"] == 1 and passed.months[stamps[-1]]["200000-06"] == 1
+    assert passed.months[stamps[-1]]["0000-06"] == 1 and passed.months[stamps[-1]]["1969-12"] >= 1
+    pairs = psycopg.sql.SQL("decode(left(md5({}), 16) || left(md5({}), 16), 'hex')").format(key, row)
+    expected = {r[0] for r in pg.execute(psycopg.sql.SQL("SELECT {} FROM mental_items").format(pairs))}
+    kept = [bytes(p[j:j + 16]) for _, p, _, _ in passed.snapshot for j in range(0, len(p), 16)]
+    assert len(kept) == rows and set(kept) == expected
+    assert all(p[:16].hex().startswith(b) for b, p, _, _ in passed.snapshot)
+    assert sum(n for _, _, n, _ in passed.snapshot) == rows

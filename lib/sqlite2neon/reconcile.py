@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import psycopg
 from psycopg import sql
 
@@ -44,7 +45,12 @@ SPLIT_AT_MOST = 256  # differing buckets split further; with more, many rows dif
 SAMPLE_DIGITS = 4  # a sample is the rows whose key MD5 starts below fraction * 16^4
 SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 4,096 buckets at most
 HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
-SNAPSHOT = "s2n_snapshot"  # the temporary table a snapshot is built in (`snapshot_select`)
+SNAPSHOT = "s2n_snapshot"  # the temporary table a snapshot is built in (`write_snapshot`)
+PASS_ROWS = 200_000  # rows of the whole-table pass over Postgres folded at a time (`target_pass`)
+# timestamptz_send's bytes for +infinity, which the pass also sends for NULL: neither has a month
+NO_INSTANT = b"\x7f\xff\xff\xff\xff\xff\xff\xff"
+MINUS_INFINITY = -(2 ** 63)
+DAY_US = 86_400_000_000
 
 
 @dataclass
@@ -171,7 +177,26 @@ class _Sides:
 
     # --- Postgres -------------------------------------------------------------------------------
 
+    def target_whole(self, conn) -> tuple[list[tuple], dict[int, dict[str, int]]]:
+        """The whole table as one bucket, as `target_buckets` gives one (rows, hash sum, 0, NULLs per
+        column...), and per column of `months` its rows per month; with `snapshot` the pass also fills
+        the session's temporary table SNAPSHOT. One pass over the rows (`target_pass`), then the NULLs
+        counted apart (a scan without expressions)."""
+        passed = target_pass(conn, self.schema, self.table, months=self.months, sample=self.sample,
+                             snapshot=self.snapshot)
+        if self.snapshot:
+            with conn.transaction():
+                write_snapshot(conn, passed)
+        counts = [sql.SQL("count(*) - count({})").format(sql.Identifier(c.target)) for c in self.table.columns
+                  if c.nullable]  # a NOT NULL column has none to count
+        found = iter(conn.execute(sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(counts), self.table_id)
+                                  ).fetchone() if counts else ())
+        nulls = [int(next(found)) if c.nullable else 0 for c in self.table.columns]
+        return [("", passed.rows, passed.checksum, 0, *nulls)], passed.months
+
     def target_buckets(self, conn, depth: int, within: list[str]) -> list[tuple]:
+        """(bucket, rows, hash sum, 0, NULLs per column...) per bucket of `depth` (at least 1) hex digits
+        of the key's MD5, inside the buckets `within`."""
         kh = sql.SQL("md5({})").format(self.tgt_key)
         sample = sql.SQL("TRUE") if self.sample is None else sql.SQL("left({}, {}) < {}").format(
             kh, sql.Literal(SAMPLE_DIGITS), sql.Literal(_sample_bound(self.sample)))
@@ -185,40 +210,11 @@ class _Sides:
             conn.execute("SET LOCAL enable_sort = off")
             conn.execute("SET LOCAL parallel_setup_cost = 0")
             conn.execute("SET LOCAL parallel_tuple_cost = 0")
-            bucket = sql.SQL("left({}, {})").format(kh, sql.Literal(depth)) if depth else sql.SQL("''")
-            if self.snapshot and not depth:  # the table read once: its snapshot's buckets add up to the whole
-                conn.execute("SET LOCAL work_mem = '64MB'")
-                conn.execute(sql.SQL("CREATE TEMP TABLE {} AS {}").format(
-                    sql.Identifier(SNAPSHOT), snapshot_select(self.schema, self.table, nulls=True)))
-                return conn.execute(sql.SQL("SELECT '', coalesce(sum(n), 0), coalesce(sum(total), 0), 0{} FROM {}").format(
-                    sql.SQL("").join(sql.SQL(", coalesce(sum({}), 0)").format(sql.Identifier(f"z{j}"))
-                                     for j in range(len(self.table.columns))), sql.Identifier(SNAPSHOT))).fetchall()
             return conn.execute(sql.SQL(
-                "SELECT {b}, count(*), coalesce(sum(CASE WHEN {sample} THEN "
-                "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} {group}"
-            ).format(b=bucket, sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
-                     within=_within_pg(kh, within), group=sql.SQL("GROUP BY 1" if depth else ""))).fetchall()
-
-    def target_months(self, conn) -> dict[int, dict[str, int]]:
-        """Per column of `months`: {month: rows}, months as the source side spells them, in UTC."""
-        if not self.months:
-            return {}
-        # to_char, not date_trunc: the month of 4714-11-24 BC (Julian day 0) is before the first
-        # timestamp Postgres holds, and date_trunc would fail the whole pass
-        months = sql.SQL(", ").join(
-            sql.SQL("({}, to_char(t.{} AT TIME ZONE 'UTC', 'YYYY-MM BC'))").format(
-                sql.Literal(i), sql.Identifier(self.table.columns[i].target)) for i in self.months)
-        out: dict[int, dict[str, int]] = {i: {} for i in self.months}
-        with conn.transaction():
-            conn.execute("SET LOCAL enable_sort = off")  # few groups: hashing, as in target_buckets
-            conn.execute("SET LOCAL parallel_setup_cost = 0")
-            conn.execute("SET LOCAL parallel_tuple_cost = 0")
-            for i, month, n in conn.execute(sql.SQL(
-                    "SELECT m.i, m.month, count(*) FROM {t} AS t CROSS JOIN LATERAL (VALUES {months}) AS m(i, month) "
-                    "WHERE m.month IS NOT NULL GROUP BY 1, 2").format(t=self.table_id, months=months)):
-                month = _month(month)
-                out[i][month] = out[i].get(month, 0) + n
-        return out
+                "SELECT left({kh}, {d}), count(*), coalesce(sum(CASE WHEN {sample} THEN "
+                "('x' || left(md5({row}), 15))::bit(60)::bigint END), 0), 0{nulls} FROM {t} {within} GROUP BY 1"
+            ).format(kh=kh, d=sql.Literal(depth), sample=sample, row=self.tgt_row, nulls=nulls, t=self.table_id,
+                     within=_within_pg(kh, within))).fetchall()
 
     def target_rows(self, conn, within: list[str]) -> list[tuple]:
         kh = sql.SQL("md5({})").format(self.tgt_key)
@@ -243,33 +239,120 @@ def target_key(table: TablePlan) -> sql.Composable:
         if c.target in table.primary_key)
 
 
-def snapshot_select(schema: str, table: TablePlan, nulls: bool = False) -> sql.Composable:
-    """Postgres SQL, one parallel pass over the table: per snapshot bucket (the first SNAPSHOT_DIGITS
-    hex digits of the MD5 of a row's key) `bucket`, `pairs` (a bytea of 16-byte entries, the first 8
-    bytes of the key's MD5 then the first 8 of the row's), `n` rows and `total`, the sum of the row
-    hashes' first 60 bits (as `target_buckets` sums them); with `nulls`, `z0..zN` the NULLs per column
-    (0 for a NOT NULL column)."""
-    key, row = target_key(table), canonical.target_row_expr(table)
-    marks = sql.SQL("").join(
-        sql.SQL(", {} IS NULL AS {}").format(sql.Identifier(c.target), sql.Identifier(f"z{j}"))
-        for j, c in enumerate(table.columns) if nulls and c.nullable)
-    counts = sql.SQL("").join(
-        sql.SQL(", count(*) FILTER (WHERE {z}) AS {z}" if c.nullable else ", 0 AS {z}").format(z=sql.Identifier(f"z{j}"))
-        for j, c in enumerate(table.columns) if nulls)
-    # OFFSET 0 keeps the hashes in a subquery Postgres does not pull up: pulled up, each use of a hash
-    # would compute its MD5 again. The parallel workers compute them, the leader groups them.
-    hashed = (sql.SQL("SELECT md5({k}) AS kh, md5({r}) AS rh{m} FROM {t} OFFSET 0") if table.primary_key else
-              sql.SQL("SELECT h AS kh, h AS rh, r.* FROM (SELECT md5({r}) AS h{m} FROM {t} OFFSET 0) r")  # the row is the key
-              ).format(k=key, r=row, m=marks, t=sql.Identifier(schema, table.target))
-    return sql.SQL(
-        "SELECT left(kh, {d}) AS bucket, string_agg(decode(left(kh, {h}) || left(rh, {h}), 'hex'), ''::bytea) AS pairs, "
-        "count(*) AS n, sum(('x' || left(rh, 15))::bit(60)::bigint) AS total{counts} FROM ({hashed}) x GROUP BY 1"
-    ).format(d=sql.Literal(SNAPSHOT_DIGITS), h=sql.Literal(HASH_HEX), counts=counts, hashed=hashed)
+@dataclass
+class TargetPass:
+    """One table in Postgres, read once in full (`target_pass`)."""
+
+    rows: int = 0
+    checksum: int = 0  # sum of the row hashes' first 60 bits (of the sampled rows, with a sample)
+    months: dict[int, dict[str, int]] = field(default_factory=dict)  # column index -> month -> rows
+    # with `snapshot`: per snapshot bucket (first SNAPSHOT_DIGITS hex digits of the key's MD5), its
+    # (key hash, row hash) pairs, 16 bytes each, its rows and their checksum
+    snapshot: list[tuple[str, bytes, int, int]] = field(default_factory=list)
+
+
+def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, months: list[int] = (),
+                sample: float | None = None, snapshot: bool = False) -> TargetPass:
+    """Read a whole table once, in parallel on Postgres' side: per row the first 8 bytes of its key's
+    MD5 and of its row's (canonical forms, `canonical.py`) and the instant of each timestamptz column of
+    `months` (`timestamptz_send`: microseconds since 2000-01-01 UTC, big-endian). They are folded here,
+    PASS_ROWS at a time, into the row count, the checksum (of the rows whose key MD5 is in the `sample`
+    fraction, all without one), each column's rows per month (UTC, astronomical years: 4714 BC is
+    -4713, as `_month` spells them; NULL and +-infinity have none) and, with `snapshot`, the snapshot's
+    buckets. Folding here rather than grouping in Postgres keeps every step in Postgres' parallel
+    workers; the client keeps 16 bytes per row only for a snapshot.
+
+    Sources: PostgreSQL docs, "Parallel Query" (a query that only scans and computes runs in
+    parallel workers); the binary form of timestamptz is the int64 microseconds from 2000-01-01
+    (src/backend/utils/adt/timestamp.c, timestamptz_send), infinities the int64 extremes."""
+    keyed = bool(table.primary_key)
+    row = canonical.target_row_expr(table)
+    hashes = (sql.SQL("decode(left(md5({}), 16) || left(md5({}), 16), 'hex')").format(target_key(table), row)
+              if keyed else sql.SQL("decode(left(md5({}), 16), 'hex')").format(row))  # the row is its own key
+    instants = sql.SQL("").join(
+        sql.SQL(" || coalesce(timestamptz_send({}), {})").format(sql.Identifier(table.columns[i].target),
+                                                                 sql.Literal(NO_INSTANT)) for i in months)
+    fields = [("k", ">u8")] + ([("r", ">u8")] if keyed else []) + [(f"m{j}", ">i8") for j in range(len(months))]
+    layout = np.dtype(fields)
+    bound = 16 ** SAMPLE_DIGITS if sample is None else _sample_limit(sample)
+    out = TargetPass(months={i: {} for i in months})
+    width = 16 ** SNAPSHOT_DIGITS
+    pieces: list[list[bytes]] = [[] for _ in range(width)] if snapshot else []
+    per_bucket = [np.zeros(width, np.int64) for _ in range(3)]  # rows, checksum's high and low 30 bits
+    per_month = [Counter() for _ in months]
+
+    def fold(chunk: list[bytes]) -> None:
+        a = np.frombuffer(b"".join(chunk), dtype=layout)
+        k = a["k"]
+        r = a["r"] if keyed else k
+        bucket = (k >> np.uint64(64 - 4 * SNAPSHOT_DIGITS)).astype(np.int64)
+        h = r >> np.uint64(4)  # the first 60 bits
+        if sample is not None:
+            h = np.where((k >> np.uint64(64 - 4 * SAMPLE_DIGITS)) < np.uint64(bound), h, np.uint64(0))
+        # float weights sum exactly: at most PASS_ROWS values below 2^30 stay below 2^53
+        per_bucket[0] += np.bincount(bucket, minlength=width)
+        per_bucket[1] += np.bincount(bucket, (h >> np.uint64(30)).astype(np.float64), minlength=width).astype(np.int64)
+        per_bucket[2] += np.bincount(bucket, (h & np.uint64(2 ** 30 - 1)).astype(np.float64), minlength=width).astype(np.int64)
+        if snapshot:
+            order = np.argsort(bucket, kind="stable")
+            pairs = np.empty(len(a), dtype=[("k", ">u8"), ("r", ">u8")])
+            pairs["k"], pairs["r"] = k[order], r[order]
+            raw, counts = pairs.tobytes(), np.bincount(bucket, minlength=width)
+            ends = np.cumsum(counts) * 16
+            for b in np.flatnonzero(counts):
+                pieces[b].append(raw[ends[b] - counts[b] * 16:ends[b]])
+        for j in range(len(months)):
+            us = a[f"m{j}"].astype(np.int64)
+            us = us[(us != MINUS_INFINITY) & (us != 2 ** 63 - 1)]
+            days = np.datetime64("2000-01-01", "D") + (us // DAY_US).astype("timedelta64[D]")
+            found, n = np.unique(days.astype("datetime64[M]").astype(np.int64), return_counts=True)
+            for m, c in zip(found.tolist(), n.tolist()):
+                per_month[j][m] += c
+
+    with conn.transaction():
+        conn.execute("SET LOCAL parallel_setup_cost = 0")
+        conn.execute("SET LOCAL parallel_tuple_cost = 0")
+        chunk: list[bytes] = []
+        with conn.cursor(binary=True) as cursor:
+            for (value,) in cursor.stream(sql.SQL("SELECT {}{} FROM {}").format(
+                    hashes, instants, sql.Identifier(schema, table.target)), size=20_000):
+                chunk.append(value)
+                if len(chunk) == PASS_ROWS:
+                    fold(chunk)
+                    chunk = []
+        if chunk:
+            fold(chunk)
+    rows, high, low = per_bucket
+    checksums = [(int(x) << 30) + int(y) for x, y in zip(high.tolist(), low.tolist())]
+    out.rows, out.checksum = int(rows.sum()), sum(checksums)
+    for j, i in enumerate(months):  # months since 1970-01, as a year and a month
+        out.months[i] = {f"{1970 + m // 12:04d}-{m % 12 + 1:02d}": c for m, c in sorted(per_month[j].items())}
+    if snapshot:
+        out.snapshot = [(format(b, f"0{SNAPSHOT_DIGITS}x"), b"".join(pieces[b]), int(rows[b]), checksums[b])
+                        for b in np.flatnonzero(rows).tolist()]
+    return out
+
+
+def write_snapshot(conn: psycopg.Connection, passed: TargetPass, *, drop_on_commit: bool = False) -> None:
+    """Create the session's temporary table SNAPSHOT (bucket, pairs, n, total) from a pass taken
+    with `snapshot` (`target_pass`), for `verify.record_snapshot` to keep."""
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (bucket text, pairs bytea, n bigint, total numeric){}").format(
+        sql.Identifier(SNAPSHOT), sql.SQL(" ON COMMIT DROP" if drop_on_commit else "")))
+    with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(SNAPSHOT))) as copy:
+        for entry in passed.snapshot:
+            copy.write_row(entry)
+
+
+def _sample_limit(fraction: float) -> int:
+    """How many of the 16^SAMPLE_DIGITS key-hash prefixes a sample takes: at least one, all at 1."""
+    return min(16 ** SAMPLE_DIGITS, max(1, round(fraction * 16 ** SAMPLE_DIGITS)))
 
 
 def _sample_bound(fraction: float) -> str:
-    return format(min(16 ** SAMPLE_DIGITS, max(1, round(fraction * 16 ** SAMPLE_DIGITS))), f"0{SAMPLE_DIGITS}x") \
-        if fraction < 1 else "g" * SAMPLE_DIGITS  # "g" sorts after every hex digit: all rows
+    """The same as text SQL compares a key MD5's first SAMPLE_DIGITS hex digits with."""
+    limit = _sample_limit(fraction)
+    return format(limit, f"0{SAMPLE_DIGITS}x") if limit < 16 ** SAMPLE_DIGITS \
+        else "g" * SAMPLE_DIGITS  # "g" sorts after every hex digit: all rows
 
 
 def _within(kh: str, buckets: list[str]) -> str:
@@ -351,7 +434,7 @@ def reconcile_table(src, conn, schema: str, table: TablePlan, bad_text: str, rej
     pairs a cutover kept (`split_kept`); those rows are counted in `kept_rows`, not as differences.
     `months`: also count each timestamptz column's values per month on both sides (`TableDiff.months`),
     in the same pass over SQLite as the checksum. `snapshot` (with no `sample`): the pass over Postgres
-    also builds the table's snapshot (`snapshot_select`) in the session's temporary table SNAPSHOT,
+    also builds the table's snapshot (`target_pass`) in the session's temporary table SNAPSHOT,
     left for the caller to record (`verify.record_snapshot`) or drop."""
     sides = _Sides(table, bad_text, schema, rejected_keys, sample, months, snapshot)
     ranges = _ranges(src, table)
@@ -436,8 +519,10 @@ def _level(src, conn, sides: _Sides, ranges: list[str], depth: int, within: list
     (source, target), each bucket -> [rows, hash sum, rejected, NULLs per column...]. The target
     is the error instead when it cannot be read, unless `strict`."""
     def on_target():
-        target = _sum_buckets(sides.target_buckets(conn, depth, within))
-        return (target, sides.target_months(conn)) if sides.months and not depth else target
+        if depth:
+            return _sum_buckets(sides.target_buckets(conn, depth, within))
+        whole, months = sides.target_whole(conn)
+        return (_sum_buckets(whole), months) if sides.months else _sum_buckets(whole)
 
     with ThreadPoolExecutor(1) as side:
         on_target = side.submit(on_target)

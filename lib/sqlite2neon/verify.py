@@ -28,7 +28,7 @@ from psycopg import sql
 from .config import Params
 from .connect import Target, connect, scrub
 from .errors import TargetError, VerificationFailed
-from .reconcile import SNAPSHOT, reconcile_table, snapshot_select
+from .reconcile import SNAPSHOT, reconcile_table, target_pass, write_snapshot
 from .load import STATE_SCHEMA
 from .plan import Plan, TablePlan
 from .source import open_source
@@ -407,7 +407,7 @@ def record_snapshot(conn: psycopg.Connection, schema: str, table: TablePlan, *, 
                     expected: tuple[int | None, str | None] | None = None, built: bool = False) -> bool:
     """Replace the table's snapshot with what Postgres holds now, in one transaction: every row's
     (key hash, row hash), from one parallel pass over the table with reconcile's own expressions
-    (`reconcile.snapshot_select`), and in `tables` the load run and source `fingerprint` it belongs
+    (`reconcile.target_pass`), and in `tables` the load run and source `fingerprint` it belongs
     to. With `expected` (rows, checksum as verification found them), a target that changed since is
     not recorded, and its old snapshot is dropped too (the next cutover asks for a verification).
     `built`: the session's temporary table `reconcile.SNAPSHOT` already holds it (verification's own
@@ -420,12 +420,7 @@ def record_snapshot(conn: psycopg.Connection, schema: str, table: TablePlan, *, 
     where = [schema, table.target]
     with conn.transaction():
         if not built:
-            # A temporary table rather than INSERT ... SELECT: Postgres computes a SELECT that writes a
-            # table in parallel only when it creates it. Few buckets: hashing keeps one entry per bucket.
-            for setting in ("enable_sort = off", "parallel_setup_cost = 0", "parallel_tuple_cost = 0", "work_mem = '64MB'"):
-                conn.execute(sql.SQL("SET LOCAL {}").format(sql.SQL(setting)))
-            conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(
-                sql.Identifier(SNAPSHOT), snapshot_select(schema, table)))
+            write_snapshot(conn, target_pass(conn, schema, table, snapshot=True), drop_on_commit=True)
         snapshot = sql.Identifier(SNAPSHOT)
         rows, checksum = conn.execute(sql.SQL("SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM {}").format(
             snapshot)).fetchone()
