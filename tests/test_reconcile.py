@@ -5,6 +5,7 @@ zones and JSON key order."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 
@@ -384,3 +385,16 @@ def test_the_snapshot_built_in_the_verification_pass_is_the_one_taken_alone(tmp_
     result = verify.step(params)
     assert [(d["kind"], d["key"]) for d in _table(result, "c").differences] == [("changed", "k3, 3")]
     assert [r[:2] for r in pg.execute(state).fetchall()] == [("a", True), ("c", None), ("empty", True), ("log", True)]
+
+
+def test_the_row_hash_bits_duckdb_sums_are_the_ones_postgres_reads_from_the_md5_hex(pg):
+    import duckdb
+
+    texts = ["", "a", "n\x1fv", "日本 😀", "x" * 1000] + [f"row {i}\x1fv{i * 7919}" for i in range(300)]
+    duck = duckdb.connect().execute(
+        f"SELECT {reconcile._first_bits(reconcile._md5_head('v'))} FROM unnest(?) WITH ORDINALITY AS x(v, i) ORDER BY i",
+        [texts]).fetchall()
+    postgres = pg.execute("SELECT ('x' || left(md5(v), 15))::bit(60)::bigint FROM unnest(%s::text[]) "
+                          "WITH ORDINALITY AS x(v, i) ORDER BY i", [texts]).fetchall()
+    assert [r[0] for r in duck] == [r[0] for r in postgres]
+    assert duck[0][0] == int(hashlib.md5(b"").hexdigest()[:15], 16)
