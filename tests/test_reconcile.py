@@ -243,6 +243,31 @@ def test_no_false_difference_on_floats_zero_signs_time_zones_and_json_key_order(
                      "created_at": "timestamp with time zone"}
 
 
+# tag lists in every spelling, inside and outside the DuckDB fast path (`canonical.jsonb_form`)
+TAG_LISTS = ['[]', '["work","later","🙂"]', '["work", "later"]', '["q\\"uote","back\\\\slash"]', '[","]',
+             '["a\\",","b"]', '["\\/","\\u00e9"]', '[ "a" ]', '["a",["b"]]', '["tab\\there"]', '["日本", "naïve"]']
+
+
+@pytest.mark.parametrize("stored", ["text", "mixed"])
+def test_tag_lists_in_every_spelling_verify_and_a_changed_one_is_found(tmp_path, params_for, pg, stored):
+    rows = [(i, TAG_LISTS[i % len(TAG_LISTS)]) for i in range(44)]
+    if stored == "mixed":  # numbers beside the text: the text is read as JSON only where it is text
+        rows += [(100, 7), (101, 2.5)]
+    db = make_sqlite(tmp_path / "tags.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, tags TEXT);", {"t": rows})
+    params = params_for(db, column_overrides={"t.tags": {"type": "jsonb"}})
+    migrate(params)
+    assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 't' "
+                      "AND column_name = 'tags'").fetchone()[0] == "jsonb"
+    for i, tags in [(1, '["work", "later", "🙂 "]'), (4, '[", "]'), (5, '["a\\", ", "b"]')]:
+        pg.execute("UPDATE t SET tags = %s::jsonb WHERE id = %s", [tags, i])
+
+    result, _ = _failure(params)
+
+    found = _table(result, "t").differences
+    assert [(d["kind"], d["key"], [c["column"] for c in d["columns"]]) for d in found] == [
+        ("changed", str(i), ["tags"]) for i in (1, 4, 5)]
+
+
 @pytest.mark.slow
 def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference(project, demo_db, pg_url):
     first = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
