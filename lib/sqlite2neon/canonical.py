@@ -193,11 +193,6 @@ def row_form(forms: list[str]) -> str:
     return f"concat({f', {SEPARATOR}, '.join(parts)})" if parts else "''"
 
 
-def source_row_expr(read: TableRead) -> str:
-    """DuckDB SQL: the row's canonical form over `read.relation()`, every form written out in place."""
-    return row_form([f"({source_form(read, i)})" for i in range(len(read.table.columns))])
-
-
 def target_row_expr(table: TablePlan) -> sql.Composable:
     parts = [sql.SQL("coalesce('v' || {}, 'n')").format(target_expr(c)) for c in table.columns]
     return sql.SQL(f" || {SEPARATOR} || ").join(parts) if parts else sql.SQL("''")
