@@ -5,6 +5,7 @@ zones and JSON key order."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 
@@ -242,6 +243,31 @@ def test_no_false_difference_on_floats_zero_signs_time_zones_and_json_key_order(
                      "created_at": "timestamp with time zone"}
 
 
+# tag lists in every spelling, inside and outside the DuckDB fast path (`canonical.jsonb_form`)
+TAG_LISTS = ['[]', '["work","later","🙂"]', '["work", "later"]', '["q\\"uote","back\\\\slash"]', '[","]',
+             '["a\\",","b"]', '["\\/","\\u00e9"]', '[ "a" ]', '["a",["b"]]', '["tab\\there"]', '["日本", "naïve"]']
+
+
+@pytest.mark.parametrize("stored", ["text", "mixed"])
+def test_tag_lists_in_every_spelling_verify_and_a_changed_one_is_found(tmp_path, params_for, pg, stored):
+    rows = [(i, TAG_LISTS[i % len(TAG_LISTS)]) for i in range(44)]
+    if stored == "mixed":  # numbers beside the text: the text is read as JSON only where it is text
+        rows += [(100, 7), (101, 2.5)]
+    db = make_sqlite(tmp_path / "tags.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, tags TEXT);", {"t": rows})
+    params = params_for(db, column_overrides={"t.tags": {"type": "jsonb"}})
+    migrate(params)
+    assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 't' "
+                      "AND column_name = 'tags'").fetchone()[0] == "jsonb"
+    for i, tags in [(1, '["work", "later", "🙂 "]'), (4, '[", "]'), (5, '["a\\", ", "b"]')]:
+        pg.execute("UPDATE t SET tags = %s::jsonb WHERE id = %s", [tags, i])
+
+    result, _ = _failure(params)
+
+    found = _table(result, "t").differences
+    assert [(d["kind"], d["key"], [c["column"] for c in d["columns"]]) for d in found] == [
+        ("changed", str(i), ["tags"]) for i in (1, 4, 5)]
+
+
 @pytest.mark.slow
 def test_the_verify_command_reverifies_without_loading_and_fails_on_a_difference(project, demo_db, pg_url):
     first = run_cli("run", "-f", "params/demo.yaml", "-p", "sqlite_path", str(demo_db), "-p", "database_url", pg_url)
@@ -432,3 +458,16 @@ def test_the_whole_table_pass_agrees_with_postgres_own_aggregates_at_the_edges_o
     assert len(kept) == rows and set(kept) == expected
     assert all(p[:16].hex().startswith(b) for b, p, _, _ in passed.snapshot)
     assert sum(n for _, _, n, _ in passed.snapshot) == rows
+
+
+def test_the_row_hash_bits_duckdb_sums_are_the_ones_postgres_reads_from_the_md5_hex(pg):
+    import duckdb
+
+    texts = ["", "a", "n\x1fv", "日本 😀", "x" * 1000] + [f"row {i}\x1fv{i * 7919}" for i in range(300)]
+    duck = duckdb.connect().execute(
+        f"SELECT {reconcile._first_bits(reconcile._md5_head('v'))} FROM unnest(?) WITH ORDINALITY AS x(v, i) ORDER BY i",
+        [texts]).fetchall()
+    postgres = pg.execute("SELECT ('x' || left(md5(v), 15))::bit(60)::bigint FROM unnest(%s::text[]) "
+                          "WITH ORDINALITY AS x(v, i) ORDER BY i", [texts]).fetchall()
+    assert [r[0] for r in duck] == [r[0] for r in postgres]
+    assert duck[0][0] == int(hashlib.md5(b"").hexdigest()[:15], 16)

@@ -86,7 +86,7 @@ def source_expr(col: ColumnPlan, value: str, kept: bool | None = None) -> str:
     if t == "uuid":  # as Postgres prints a uuid: lower case, hyphens 8-4-4-4-12
         return f"regexp_replace(replace({value}, '-', ''), '^(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})$', '\\1-\\2-\\3-\\4-\\5')"
     if t == "jsonb":
-        return f"jsonb_text({value})"
+        return jsonb_form(value)
     if (m := CHAR.fullmatch(t)) and kept:  # char(n) pads with spaces (PostgreSQL docs, 8.3)
         return f"rpad({value}, {m.group(1)}, ' ')"
     return value
@@ -104,7 +104,8 @@ def source_form(read: TableRead, i: int, kept: bool | None = None) -> str:
     (default: the column's value loss is listed and accepted) compares the value as the target keeps it."""
     col, cv = read.table.columns[i], read.converted[i]
     kept = col.loss_accepted if kept is None else kept
-    form = source_expr(col, cv.value, kept)
+    # jsonb: a plain array read from the text itself, which is then the value (valid, nothing jsonb cannot hold)
+    form = jsonb_form(cv.value, cv.text, cv.is_text) if col.pg_type == "jsonb" else source_expr(col, cv.value, kept)
     if kept:
         return form
     t = col.pg_type
@@ -184,14 +185,40 @@ def target_expr(col: ColumnPlan) -> sql.Composable:
     return sql.SQL(forms.get(t, "{c}::text")).format(c=c)
 
 
-def source_row_expr(read: TableRead) -> str:
-    parts = [f"coalesce('v' || {source_form(read, i)}, 'n')" for i in range(len(read.table.columns))]
-    return f" || {SEPARATOR} || ".join(parts) or "''"
+def row_form(forms: list[str]) -> str:
+    """DuckDB SQL: a row's canonical form from its columns' forms (`source_form`), each `v` and its
+    form, or `n` for NULL, joined by U+001F. One concat: a chain of `||` copies the row once per
+    column. Each form appears twice, so pass column references (a subquery's), not expressions."""
+    parts = [f"CASE WHEN {f} IS NULL THEN 'n' ELSE 'v' END, {f}" for f in forms]  # concat skips the NULL
+    return f"concat({f', {SEPARATOR}, '.join(parts)})" if parts else "''"
 
 
 def target_row_expr(table: TablePlan) -> sql.Composable:
     parts = [sql.SQL("coalesce('v' || {}, 'n')").format(target_expr(c)) for c in table.columns]
     return sql.SQL(f" || {SEPARATOR} || ").join(parts) if parts else sql.SQL("''")
+
+
+# JSON text whose jsonb form is itself with `", "` between elements: an array of strings, compact
+# (`["a","b"]`) or spaced (`["a", "b"]`), holding no control character and no escape but those
+# Postgres prints back as they are written (`\"`, `\\`, `\n`...; not `\/` or `\u`, which it decodes),
+# and no string ending in a comma: then a quote after a comma opens a string, and `","` is a separator.
+_CHAR, _ESCAPE = r'[^"\\\x00-\x1f]', r'\\["\\bfnrt]'
+_PLAIN_STRING = rf'"(({_CHAR}|{_ESCAPE})*([^"\\\x00-\x1f,]|{_ESCAPE}))?"'
+PLAIN_ARRAY = rf"^\[({_PLAIN_STRING}(, ?{_PLAIN_STRING})*)?\]$"
+
+
+def jsonb_form(value: str, text: str = "", is_text: str = "TRUE") -> str:
+    """DuckDB SQL: `jsonb_text(value)`, computed in DuckDB for a `PLAIN_ARRAY` (app tag lists: the
+    Python function would cost most of a pass over the table), where Postgres' text is the same with
+    each `","` spaced (it joins elements with `", "`: jsonb.c, JsonbToCString). `text` (where `is_text`):
+    the text `value` is converted from, read in its place: a plain array is valid JSON holding nothing
+    jsonb cannot, so it is its own value (and the conversion is not computed for it)."""
+    if is_text == "FALSE":
+        return f"jsonb_text({value})"
+    text = text or value
+    plain = f"regexp_matches({text}, {sql_string(PLAIN_ARRAY)})"
+    plain = plain if is_text == "TRUE" else f"{is_text} AND {plain}"
+    return f"CASE WHEN {plain} THEN replace({text}, '\",\"', '\", \"') ELSE jsonb_text({value}) END"
 
 
 @functools.lru_cache(maxsize=65536)  # app JSON repeats itself (the same few tag lists, again and again)

@@ -105,12 +105,11 @@ class _Sides:
         # the timestamptz columns counted per month, in the first pass over the whole table
         self.months = [i for i, c in enumerate(table.columns) if c.pg_type == "timestamptz"] if months else []
         self.keyed = bool(table.primary_key)
-        read = TableRead(table, bad_text)
-        key_cols = [(i, c) for i, c in enumerate(table.columns) if c.target in table.primary_key] if self.keyed else []
-        self.src_row = canonical.source_row_expr(read)
-        self.src_key = (f" || {canonical.SEPARATOR} || ".join(
-            f"coalesce({canonical.source_form(read, i)}, '')" for i, c in key_cols)
-            if self.keyed else self.src_row)
+        self.key_cols = [i for i, c in enumerate(table.columns) if c.target in table.primary_key]
+        # over `_formed`, where each column's canonical form is computed once, as f0..fN
+        self.src_row = canonical.row_form([f"s.f{i}" for i in range(len(table.columns))])
+        self.src_key = (f" || {canonical.SEPARATOR} || ".join(f"coalesce(s.f{i}, '')" for i in self.key_cols)
+                        if self.keyed else self.src_row)
         self.tgt_row = canonical.target_row_expr(table)
         self.tgt_key = target_key(table)
         self.table_id = sql.Identifier(schema, table.target)
@@ -127,6 +126,19 @@ class _Sides:
         cursor.executemany("INSERT INTO rejected VALUES (?)", [[k] for k in self.rejected_keys])
         return "(CAST(s.__key AS VARCHAR) IN (SELECT k FROM rejected))"
 
+    def _formed(self, cursor, read: TableRead) -> str:
+        """DuckDB relation: `read.relation()`'s rows with `__rejected` (the load rejected the row) and
+        each column's canonical form `f0..fN` (`canonical.source_form`), each computed once per row
+        (written out where it is used, it would be computed once per use). A rejected row's forms are
+        NULL, but for its key's, which put every row in a bucket: a rejected value may have none."""
+        rejected = self._rejected(cursor, read)
+        forms = ", ".join(
+            f"{canonical.source_form(read, i)} AS f{i}" if i in self.key_cols else
+            f"CASE WHEN NOT s.__rejected THEN {canonical.source_form(read, i)} END AS f{i}"
+            for i in range(len(self.table.columns)))
+        formed = f"SELECT s.*, {forms} FROM " if forms else "SELECT s.* FROM "
+        return f"({formed}(SELECT s.*, {rejected} AS __rejected FROM {read.relation()}) AS s) AS s"
+
     def _in_sample(self, kh: str) -> str:
         if self.sample is None:
             return "TRUE"
@@ -136,42 +148,46 @@ class _Sides:
         """(bucket, rows, hash sum, rejected rows, NULLs per column...) per bucket of one rowid range;
         at depth 0 then, per column of `months`, {month: rows} of the rows loaded (None: none)."""
         read = TableRead(self.table, self.bad_text, where)
-        rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
         # DuckDB's count_if and sum over no rows are NULL, not 0: every aggregate is coalesced (an empty
         # table, or a bucket of one rowid range that holds none of its rows)
         nulls = "".join(f", coalesce(count_if(s.c{i} IS NULL), 0)" for i in range(len(self.table.columns)))
         bucket, group = (f"left({kh}, {depth})", "GROUP BY 1") if depth else ("''", "")  # 0: the whole table
+        # rows per month start, then each month spelled (once per month, not once per row)
         months = "".join(
-            f", histogram(TRY(strftime(date_trunc('month', {read.converted[i].value}), '%Y-%m'))) "
-            f"FILTER (WHERE {read.converted[i].value} IS NOT NULL AND NOT {rejected})"
+            f", map_from_entries(list_filter(list_transform(map_entries("
+            f"histogram(TRY(date_trunc('month', {read.converted[i].value}))) "
+            f"FILTER (WHERE {read.converted[i].value} IS NOT NULL AND NOT s.__rejected)), "
+            f"e -> {{'key': TRY(strftime(e.key, '%Y-%m')), 'value': e.value}}), e -> e.key IS NOT NULL))"
             for i in self.months) if not depth else ""
+        # the row's MD5 computed once (a subquery), then its first 60 bits summed
+        hashed = (f"SELECT s.*, CASE WHEN NOT s.__rejected AND {self._in_sample(kh)} THEN "
+                  f"{_md5_head(self.src_row)} END AS __rh "
+                  f"FROM {self._formed(cursor, read)} {_within(kh, within)}")
         return cursor.execute(
-            f"SELECT {bucket} AS b, coalesce(count_if(NOT {rejected}), 0), "
-            f"coalesce(sum(CASE WHEN NOT {rejected} AND {self._in_sample(kh)} THEN "
-            f"CAST('0x' || left(md5({self.src_row}), 15) AS BIGINT) END), 0), coalesce(count_if({rejected}), 0){nulls}"
-            f"{months} FROM {read.relation()} {_within(kh, within)} {group}"
+            f"SELECT {bucket} AS b, coalesce(count_if(NOT s.__rejected), 0), "
+            f"coalesce(sum({_first_bits('s.__rh')}), 0), coalesce(count_if(s.__rejected), 0){nulls}"
+            f"{months} FROM ({hashed}) AS s {group}"
         ).fetchall()
 
     def source_rows(self, cursor, where: str, within: list[str]) -> list[tuple]:
         """(key, row hash, SQLite key) of the rows in the buckets `within` (not rejected)."""
         read = TableRead(self.table, self.bad_text, where)
-        rejected = self._rejected(cursor, read)
         kh = f"md5({self.src_key})"
         return cursor.execute(
-            f"SELECT {self.src_key}, md5({self.src_row}), CAST(s.__key AS VARCHAR) FROM {read.relation()} "
-            f"{_within(kh, within)} AND NOT {rejected}"
+            f"SELECT {self.src_key}, md5({self.src_row}), CAST(s.__key AS VARCHAR) FROM {self._formed(cursor, read)} "
+            f"{_within(kh, within)} AND NOT s.__rejected"
         ).fetchall()
 
     def source_values(self, cursor, keys: list[str]) -> dict[str, tuple]:
         """Per key: the raw SQLite text of each column, then each column's canonical form."""
         read = TableRead(self.table, self.bad_text)
         raw = ", ".join(f"CAST({read.shown(i)} AS VARCHAR)" for i in range(len(self.table.columns)))
-        forms = ", ".join(canonical.source_form(read, i) for i in range(len(self.table.columns)))
+        forms = ", ".join(f"s.f{i}" for i in range(len(self.table.columns)))
         # not the rejected rows: one can share a loaded row's key once bad_text has replaced its bytes
         rows = cursor.execute(
-            f"SELECT {self.src_key}, {raw}, {forms} FROM {read.relation()} "
-            f"WHERE list_contains(?, {self.src_key}) AND NOT {self._rejected(cursor, read)}",
+            f"SELECT {self.src_key}, {raw}, {forms} FROM {self._formed(cursor, read)} "
+            f"WHERE list_contains(?, {self.src_key}) AND NOT s.__rejected",
             [keys]).fetchall()
         return {r[0]: r[1:] for r in rows}
 
@@ -353,6 +369,19 @@ def _sample_bound(fraction: float) -> str:
     limit = _sample_limit(fraction)
     return format(limit, f"0{SAMPLE_DIGITS}x") if limit < 16 ** SAMPLE_DIGITS \
         else "g" * SAMPLE_DIGITS  # "g" sorts after every hex digit: all rows
+
+
+def _md5_head(text: str) -> str:
+    """DuckDB SQL: the first 8 bytes of the MD5 of `text`, as `md5_number` gives them (a little-endian
+    number: the first byte lowest), without printing the hex. `_first_bits` of it is the row hash summed."""
+    return f"CAST(md5_number({text}) & {2 ** 64 - 1} AS UBIGINT)"
+
+
+def _first_bits(head: str) -> str:
+    """DuckDB SQL: the first 60 bits of an MD5 from its `_md5_head`, the number Postgres reads from its
+    hex (`target_buckets`: ('x' || left(md5(row), 15))::bit(60)::bigint)."""
+    shifts = [(8 * k, 52 - 8 * k) for k in range(7)]
+    return " | ".join([f"((({head} >> {r}) & 255) << {l})" for r, l in shifts] + [f"({head} >> 60)"])
 
 
 def _within(kh: str, buckets: list[str]) -> str:
