@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -264,7 +265,41 @@ class TargetPass:
     months: dict[int, dict[str, int]] = field(default_factory=dict)  # column index -> month -> rows
     # with `snapshot`: per snapshot bucket (first SNAPSHOT_DIGITS hex digits of the key's MD5), its
     # (key hash, row hash) pairs, 16 bytes each, its rows and their checksum
-    snapshot: list[tuple[str, bytes, int, int]] = field(default_factory=list)
+    snapshot: "Spool | None" = None
+
+
+class Spool:
+    """A snapshot's pairs as `target_pass` folds them, spooled to a temporary file (16 bytes per row
+    would otherwise stay in memory, and grow with the table): per bucket, where its pieces lie.
+    Iterating gives (bucket, pairs, rows, checksum) per bucket that holds rows, one in memory at a time."""
+
+    def __init__(self, width: int):
+        self.file = tempfile.TemporaryFile()
+        self.places: list[list[tuple[int, int]]] = [[] for _ in range(width)]  # (offset, bytes)
+        self.size = 0
+        self.rows: list[int] = []
+        self.checksums: list[int] = []
+
+    def add(self, raw: bytes, counts: np.ndarray) -> None:
+        """Pairs sorted by bucket, `counts` of them in each."""
+        self.file.write(raw)
+        offset = self.size
+        for b in np.flatnonzero(counts).tolist():
+            n = int(counts[b]) * 16
+            self.places[b].append((offset, n))
+            offset += n
+        self.size += len(raw)
+
+    def __iter__(self):
+        self.file.flush()
+        fd = self.file.fileno()
+        for b, places in enumerate(self.places):
+            if places:
+                yield (format(b, f"0{SNAPSHOT_DIGITS}x"), b"".join(os.pread(fd, n, at) for at, n in places),
+                       self.rows[b], self.checksums[b])
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, months: list[int] = (),
@@ -276,7 +311,7 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
     fraction, all without one), each column's rows per month (UTC, astronomical years: 4714 BC is
     -4713, as `_month` spells them; NULL and +-infinity have none) and, with `snapshot`, the snapshot's
     buckets. Folding here rather than grouping in Postgres keeps every step in Postgres' parallel
-    workers; the client keeps 16 bytes per row only for a snapshot.
+    workers; a snapshot's 16 bytes per row go to a temporary file (`Spool`), not memory.
 
     Sources: PostgreSQL docs, "Parallel Query" (a query that only scans and computes runs in
     parallel workers); the binary form of timestamptz is the int64 microseconds from 2000-01-01
@@ -293,7 +328,7 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
     bound = 16 ** SAMPLE_DIGITS if sample is None else _sample_limit(sample)
     out = TargetPass(months={i: {} for i in months})
     width = 16 ** SNAPSHOT_DIGITS
-    pieces: list[list[bytes]] = [[] for _ in range(width)] if snapshot else []
+    spool = Spool(width) if snapshot else None
     per_bucket = [np.zeros(width, np.int64) for _ in range(3)]  # rows, checksum's high and low 30 bits
     per_month = [Counter() for _ in months]
 
@@ -309,14 +344,11 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
         per_bucket[0] += np.bincount(bucket, minlength=width)
         per_bucket[1] += np.bincount(bucket, (h >> np.uint64(30)).astype(np.float64), minlength=width).astype(np.int64)
         per_bucket[2] += np.bincount(bucket, (h & np.uint64(2 ** 30 - 1)).astype(np.float64), minlength=width).astype(np.int64)
-        if snapshot:
+        if spool is not None:
             order = np.argsort(bucket, kind="stable")
             pairs = np.empty(len(a), dtype=[("k", ">u8"), ("r", ">u8")])
             pairs["k"], pairs["r"] = k[order], r[order]
-            raw, counts = pairs.tobytes(), np.bincount(bucket, minlength=width)
-            ends = np.cumsum(counts) * 16
-            for b in np.flatnonzero(counts):
-                pieces[b].append(raw[ends[b] - counts[b] * 16:ends[b]])
+            spool.add(pairs.tobytes(), np.bincount(bucket, minlength=width))
         for j in range(len(months)):
             us = a[f"m{j}"].astype(np.int64)
             us = us[(us != MINUS_INFINITY) & (us != 2 ** 63 - 1)]
@@ -343,9 +375,9 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
     out.rows, out.checksum = int(rows.sum()), sum(checksums)
     for j, i in enumerate(months):  # months since 1970-01, as a year and a month
         out.months[i] = {f"{1970 + m // 12:04d}-{m % 12 + 1:02d}": c for m, c in sorted(per_month[j].items())}
-    if snapshot:
-        out.snapshot = [(format(b, f"0{SNAPSHOT_DIGITS}x"), b"".join(pieces[b]), int(rows[b]), checksums[b])
-                        for b in np.flatnonzero(rows).tolist()]
+    if spool is not None:
+        spool.rows, spool.checksums = rows.tolist(), checksums
+        out.snapshot = spool
     return out
 
 
@@ -354,9 +386,12 @@ def write_snapshot(conn: psycopg.Connection, passed: TargetPass, *, drop_on_comm
     with `snapshot` (`target_pass`), for `verify.record_snapshot` to keep."""
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (bucket text, pairs bytea, n bigint, total numeric){}").format(
         sql.Identifier(SNAPSHOT), sql.SQL(" ON COMMIT DROP" if drop_on_commit else "")))
-    with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(SNAPSHOT))) as copy:
-        for entry in passed.snapshot:
-            copy.write_row(entry)
+    try:
+        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(SNAPSHOT))) as copy:
+            for entry in passed.snapshot:
+                copy.write_row(entry)
+    finally:
+        passed.snapshot.close()
 
 
 def _sample_limit(fraction: float) -> int:
