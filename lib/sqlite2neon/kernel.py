@@ -19,18 +19,29 @@ import contextlib
 import ctypes
 import functools
 import gc
+import importlib
 import sys
+import threading
 import time
+import typing
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+if typing.TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
 
 ENGINE = "sqlite2neon"  # the papermill engine's name (engine_name=)
 # The kernel's own log (its TCP warning, "KeyboardInterrupt caught in kernel") is not the run's story:
 # what a step says is in its notebook, and the reason of a failure is the first line on stderr.
 # Its history stays in memory, as nbclient's own kernels keep it: nothing is written to ~/.ipython.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
+# At its start it begins importing, in a thread of its own, what every run's steps import (`prewarm`).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:",
+                    "--IPKernelApp.exec_lines=__import__('sqlite2neon.kernel').kernel.prewarm()"]
+# What `prewarm` imports, in the order the steps first need it: libraries every run's steps import (none
+# imports sqlite2neon, so that no import of a notebook's can wait on one of these in a cycle).
+PREWARMED = ("psycopg", "duckdb", "pyarrow", "pyarrow.compute", "pyarrow.csv", "pandas",
+             "matplotlib.figure", "matplotlib.ticker", "matplotlib.backends.backend_agg")
 # Run silently before each notebook: an empty namespace and execution counts from 1, as in a new
 # kernel (IPython's InteractiveShell.reset), and the previous step's memory freed before the next runs.
 FRESH_NAMESPACE = "get_ipython().reset(new_session=True); __import__('sqlite2neon.kernel').kernel.release_memory()"
@@ -55,6 +66,8 @@ class RunKernel:
     @classmethod
     def start(cls, cwd: Path, kernel_name: str) -> "RunKernel":
         """Launch the kernelspec `kernel_name` in `cwd` (the notebooks' working directory)."""
+        from jupyter_client.manager import AsyncKernelManager  # here: the kernel imports this module (`prewarm`)
+
         km = AsyncKernelManager(kernel_name=kernel_name)
         try:
             run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
@@ -91,15 +104,42 @@ class RunKernel:
             run_sync(km.cleanup_resources)()
 
 
+_prewarming: threading.Thread | None = None
+
+
+def prewarm() -> None:
+    """In the kernel, as it starts (KERNEL_ARGUMENTS): import PREWARMED in a thread while the kernel
+    waits for its first notebook (the runner imports papermill and reads that notebook meanwhile), so
+    that the first steps find them imported. `release_memory`, run before each notebook, waits for it:
+    no notebook's code runs while it imports."""
+    global _prewarming
+    _prewarming = threading.Thread(target=_import_prewarmed, name="prewarm imports", daemon=True)
+    _prewarming.start()
+
+
+def _import_prewarmed() -> None:
+    for name in PREWARMED:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the step that imports it says what is wrong
+            return
+
+
 def release_memory() -> None:
     """In the kernel, between notebooks: collect the previous notebook's objects, then hand the heap
     pages they freed back to the system (glibc's malloc_trim(3); elsewhere nothing more), so that
-    what one step used does not stay resident through the next."""
+    what one step used does not stay resident through the next. What survives (the imported modules,
+    their caches) is then frozen (gc.freeze): the collector no longer walks it, so this collection, the
+    next notebook's reset and the collections inside its steps look only at what came after. A cycle
+    among the frozen objects that later becomes garbage stays until the kernel exits."""
+    if _prewarming is not None:
+        _prewarming.join()
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+    gc.freeze()
 
 
 @contextlib.contextmanager

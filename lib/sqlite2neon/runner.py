@@ -161,13 +161,14 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     names = notebooks or NOTEBOOKS
     if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
-    # `after` ends what outlives the notebooks (the kernel's exit, HTML renderings): closed once the summary is written
-    with Interrupts() as interrupts, contextlib.ExitStack() as after:
+    # What outlives the notebooks: `renders` (their HTML renderings) ends once the summary is written, before the
+    # report links them; `exiting` (the kernel's exit, asked for when the last notebook ended) once the report is written.
+    with Interrupts() as interrupts, contextlib.ExitStack() as exiting, contextlib.ExitStack() as renders:
         refused = refusal(target, params) if target else None
         if refused:  # nothing to run: no notebook can reach this target
             outcome.status, outcome.error = "failed", refused
         else:
-            _execute(params, names, root, run_dir, outcome, interrupts, after)
+            _execute(params, names, root, run_dir, outcome, interrupts, renders, exiting)
         if interrupts.signal:
             outcome.status, outcome.signal = "interrupted", interrupts.signal
             where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
@@ -184,30 +185,30 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
             error=outcome.error, target=_target_display(run_dir, params, target), kind=record.run_kind(label, params.dry_run),
             target_detail=target.describe() if target else None, losses=record.losses_of(run_dir),
         )
-        after.close()  # every notebook's HTML rendered (and the kernel gone) before the report links them
+        renders.close()  # every notebook's HTML rendered before the report links them
         report.write_report(run_dir)
         report.write_index(run_dir.parent)
     return outcome
 
 
 def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
-             interrupts: Interrupts, after: contextlib.ExitStack) -> None:
+             interrupts: Interrupts, renders: contextlib.ExitStack, exiting: contextlib.ExitStack) -> None:
     """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt.
     They share one kernel (kernel.py), started before papermill is imported so that it boots meanwhile,
-    and asked to exit when the last notebook ends; `after` waits for its exit, and for each executed
-    notebook's HTML, which is rendered beside it while the next notebook runs."""
+    and asked to exit when the last notebook ends; `exiting` waits for its exit. Each executed notebook's
+    HTML is rendered beside it while the next notebook runs; `renders` waits for those."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .kernel import RunKernel
 
     injected = notebook_parameters(params)  # before the kernel starts: it inherits the secrets' variables
     kernel = RunKernel.start(root, ensure_kernel())
-    after.callback(kernel.stop)
-    renders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
+    exiting.callback(kernel.stop)
+    rendering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
     rendered: list = []
-    after.callback(_finish_renders, renders, rendered)
+    renders.callback(_finish_renders, rendering, rendered)
     try:
-        _execute_in(kernel, renders, rendered, injected, names, root, run_dir, outcome, interrupts)
+        _execute_in(kernel, rendering, rendered, injected, names, root, run_dir, outcome, interrupts)
     finally:
         kernel.request_stop()
 
