@@ -236,8 +236,9 @@ def _execute_in(kernel, renders, rendered: list, injected: dict, names: list[str
         started = time.monotonic()
         step = {"notebook": name, "status": "passed", "seconds": 0.0}
         try:
+            kernel.manager()  # a kernel that could not be launched fails here, before papermill writes the notebook
             papermill.execute_notebook(
-                str(source), str(executed), parameters=injected, engine_name=engine_name, km=kernel.manager(),
+                str(source), str(executed), parameters=injected, engine_name=engine_name, kernel=kernel,
                 kernel_name=KERNEL_NAME, cwd=str(root), progress_bar=False, log_output=False, report_mode=False,
             )
         except PapermillExecutionError as exc:
