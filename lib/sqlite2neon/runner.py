@@ -14,13 +14,17 @@ import signal
 import sys
 import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import record, report
 from .config import Params, project_root, redact_url
-from .connect import Target, password_of, refusal
 from .errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from .connect import Target
+    from .kernel import RunKernel
 
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
 KERNEL_NAME = "sqlite2neon"
@@ -130,10 +134,26 @@ def notebook_parameters(params: Params) -> dict:
     """The parameters as injected into the notebooks: URLs with passwords become env references."""
     values = params.as_dict()
     for key, env in SECRET_ENV.items():
-        if values[key] and password_of(values[key]):
+        if values[key] and _password_of(values[key]):
             os.environ[env] = values[key]
             values[key] = f"env:{env}"
     return values
+
+
+def _password_of(url: str) -> str:
+    from .connect import password_of  # only for a URL given: connect imports psycopg
+
+    return password_of(url)
+
+
+def launch_kernel(params: Params, root: Path | None = None) -> RunKernel:
+    """Launch the run's kernel (kernel.py) for `run_notebooks(kernel=)`, before the target is resolved
+    and the run directory made, so that it boots (and imports what the steps need) meanwhile. It
+    inherits the secrets' variables (`notebook_parameters`); run_notebooks stops it."""
+    from .kernel import RunKernel
+
+    notebook_parameters(params)
+    return RunKernel.start(root or project_root(), ensure_kernel())
 
 
 def check_kind(params: Params, label: str) -> None:
@@ -145,10 +165,12 @@ def check_kind(params: Params, label: str) -> None:
 
 
 def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None,
-                  label: str = "", target: Target | None = None) -> Outcome:
+                  label: str = "", target: Target | None = None, kernel: RunKernel | None = None) -> Outcome:
     """Run `notebooks` (default: the whole runbook) into a new run directory named after the run and
     `label` (e.g. `verify` for a verification on its own), stopping at the first that fails, or at
-    SIGINT/SIGTERM (`Interrupts`). `target` is the resolved target, named in the record.
+    SIGINT/SIGTERM (`Interrupts`). `target` is the resolved target, named in the record. `kernel` is
+    the run's kernel when `launch_kernel` launched it already (else it is launched here); it is
+    stopped before this returns.
 
     Raises ConfigError (nothing run) for a kind of run the parameters cannot make (`check_kind`)."""
     check_kind(params, label)
@@ -164,11 +186,16 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     # What outlives the notebooks: `renders` (their HTML renderings) ends once the summary is written, before the
     # report links them; `exiting` (the kernel's exit, asked for when the last notebook ended) once the report is written.
     with Interrupts() as interrupts, contextlib.ExitStack() as exiting, contextlib.ExitStack() as renders:
-        refused = refusal(target, params) if target else None
+        if kernel is not None:
+            exiting.callback(kernel.stop)
+        refused = _refusal(target, params) if target else None
         if refused:  # nothing to run: no notebook can reach this target
             outcome.status, outcome.error = "failed", refused
         else:
-            _execute(params, names, root, run_dir, outcome, interrupts, renders, exiting)
+            if kernel is None:
+                kernel = launch_kernel(params, root)
+                exiting.callback(kernel.stop)
+            _execute(kernel, params, names, root, run_dir, outcome, interrupts, renders)
         if interrupts.signal:
             outcome.status, outcome.signal = "interrupted", interrupts.signal
             where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
@@ -191,19 +218,21 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     return outcome
 
 
-def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
-             interrupts: Interrupts, renders: contextlib.ExitStack, exiting: contextlib.ExitStack) -> None:
-    """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt.
-    They share one kernel (kernel.py), started before papermill is imported so that it boots meanwhile,
-    and asked to exit when the last notebook ends; `exiting` waits for its exit. Each executed notebook's
-    HTML is rendered beside it while the next notebook runs; `renders` waits for those."""
+def _refusal(target: Target, params: Params) -> str | None:
+    from .connect import refusal
+
+    return refusal(target, params)
+
+
+def _execute(kernel: RunKernel, params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
+             interrupts: Interrupts, renders: contextlib.ExitStack) -> None:
+    """Run the notebooks `names` in order into `run_dir` in `kernel` (kernel.py), which they share,
+    stopping at the first failure or interrupt; the kernel is asked to exit when the last notebook ends.
+    Each executed notebook's HTML is rendered beside it while the next notebook runs; `renders` waits
+    for those."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .kernel import RunKernel
-
-    injected = notebook_parameters(params)  # before the kernel starts: it inherits the secrets' variables
-    kernel = RunKernel.start(root, ensure_kernel())
-    exiting.callback(kernel.stop)
+    injected = notebook_parameters(params)
     rendering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
     rendered: list = []
     renders.callback(_finish_renders, rendering, rendered)
