@@ -40,8 +40,8 @@ ENGINE = "sqlite2neon"  # the papermill engine's name (engine_name=)
 # At its start it begins importing, in a thread of its own, what every run's steps import (`prewarm`).
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:",
                     "--IPKernelApp.exec_lines=__import__('sqlite2neon.kernel').kernel.prewarm()"]
-# What `prewarm` imports, in the order the steps first need it: libraries every run's steps import (none
-# imports sqlite2neon, so that no import of a notebook's can wait on one of these in a cycle).
+# What `prewarm` imports, in the order the steps first need it: libraries every run's steps import, and
+# only those (a library a run may not need would only add to the kernel's memory).
 PREWARMED = ("psycopg", "duckdb", "pyarrow", "pyarrow.compute", "pyarrow.csv", "pandas",
              "matplotlib.figure", "matplotlib.ticker", "matplotlib.backends.backend_agg")
 # Run silently before each notebook: an empty namespace and execution counts from 1, as in a new
