@@ -162,3 +162,52 @@ def test_the_report_links_every_notebook_including_the_last_rendered(tmp_path):
     page = (outcome.run_dir / "report.html").read_text()
     assert [s["status"] for s in outcome.steps] == ["passed", "passed"]
     assert 'href="00_first.html"' in page and 'href="01_last.html"' in page
+
+
+# Written down by a notebook: which client of the kernel asked it to run (its session), whether the
+# libraries the steps need were imported before it began, and whether the collector had frozen them.
+CLIENT = """import gc, json, sys
+from pathlib import Path
+Path(run_dir, NAME + '.client.json').write_text(json.dumps({
+    'session': get_ipython().kernel.get_parent()['header']['session'],
+    'imported': sorted(m for m in ('duckdb', 'pandas', 'pyarrow', 'matplotlib.figure') if m in sys.modules),
+    'frozen': gc.get_freeze_count()}))"""
+
+
+def test_the_notebooks_of_a_run_share_one_kernel_client_and_find_the_steps_libraries_imported(tmp_path):
+    """One client of the kernel runs every notebook (a client of its own cost each notebook 0.2 s of
+    waiting), and the kernel imported the steps' libraries in the background before the first one."""
+    root = tmp_path / "project"
+    _notebook(root, "a", _record("a"), CLIENT.replace("NAME", "'a'"))
+    _notebook(root, "b", _record("b"), CLIENT.replace("NAME", "'b'"))
+
+    outcome = run_notebooks(_params(tmp_path), notebooks=["a", "b"], root=root)
+
+    assert [s["status"] for s in outcome.steps] == ["passed", "passed"]
+    a, b = (json.loads((outcome.run_dir / f"{n}.client.json").read_text()) for n in "ab")
+    assert a["session"] == b["session"]
+    assert a["imported"] == ["duckdb", "matplotlib.figure", "pandas", "pyarrow"]
+    assert a["frozen"] > 0 and b["frozen"] > 0  # what survived the reset is not walked again
+    seen = json.loads((outcome.run_dir / "a.seen.json").read_text())
+    assert not {"importlib", "threading", "prewarm"} & set(seen["globals"])  # its start left no names behind
+    assert _kernels() == []
+
+
+def test_a_kernel_launched_before_a_run_that_is_refused_is_stopped_with_it(tmp_path, pg_url):
+    """The CLI launches the kernel before it resolves the target; a target that refuses the run
+    (here a database that does not exist) ends the run before any notebook, and the kernel with it."""
+    from sqlite2neon.connect import resolve_target
+    from sqlite2neon.runner import launch_kernel
+
+    root = tmp_path / "project"
+    _notebook(root, "a", _record("a"))
+    params = _params(tmp_path)
+    params.database_url = pg_url.rpartition("/")[0] + "/no_such_database_here"
+    kernel = launch_kernel(params, root)
+    assert len(_kernels()) == 1
+
+    outcome = run_notebooks(params, notebooks=["a"], root=root, target=resolve_target(params), kernel=kernel)
+
+    assert outcome.status == "failed" and "no_such_database_here" in outcome.error
+    assert outcome.steps == [] and not (outcome.run_dir / "a.ipynb").exists()
+    assert _kernels() == []

@@ -19,11 +19,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 
-def _save(fig, run_dir: Path | None, name: str):
+def _save(fig, run_dir: Path | None, name: str, *, crop: bool = True):
+    """Write `fig` as run_dir/charts/name.png, cropped to what it draws (`crop`: a layout pass of its
+    own, which a figure that tight_layout has fitted already does without)."""
     if run_dir is not None:
         charts = Path(run_dir) / "charts"
         charts.mkdir(exist_ok=True)
-        fig.savefig(charts / f"{name}.png", dpi=110, bbox_inches="tight")
+        fig.savefig(charts / f"{name}.png", dpi=110, bbox_inches="tight" if crop else None)
     return fig
 
 
@@ -109,4 +111,4 @@ def timestamp_distributions(histograms, run_dir: Path | None = None):
         ax.set_ylabel("rows / month", fontsize=8)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, run_dir, "timestamp_distributions")
+    return _save(fig, run_dir, "timestamp_distributions", crop=False)

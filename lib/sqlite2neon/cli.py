@@ -144,18 +144,20 @@ def cutover(params_file, pairs) -> None:
 
 
 def _run_notebooks(params_file, pairs, notebooks: list[str] | None = None, label: str = "") -> None:
-    from .runner import run_notebooks
-
     from .record import run_kind
-    from .runner import check_kind
+    from .runner import check_kind, launch_kernel, run_notebooks
 
     try:
         params = load_params(params_file, pairs)
         check_kind(params, label)
-        target = _announce(params, run_kind(label, params.dry_run))
     except RunbookError as exc:
         _fail(str(exc))
-    outcome = run_notebooks(params, notebooks=notebooks, label=label, target=target)
+    kernel = launch_kernel(params)  # it boots while the target is resolved
+    try:
+        target = _announce(params, run_kind(label, params.dry_run))
+        outcome = run_notebooks(params, notebooks=notebooks, label=label, target=target, kernel=kernel)
+    finally:
+        kernel.stop()  # when the run did not (it never began)
     _report(outcome)
     sys.exit(_exit_status(outcome))
 
@@ -174,7 +176,7 @@ def demo(items, params_file, pairs) -> None:
     Example: sqlite2neon demo
     """
     from .demo import make_demo_db
-    from .runner import run_notebooks
+    from .runner import launch_kernel, run_notebooks
 
     try:
         params = load_params(params_file or str(project_root() / "params" / "demo.yaml"),
@@ -183,12 +185,19 @@ def demo(items, params_file, pairs) -> None:
             raise ConfigError(f"the demo makes and migrates its own database, {Params().sqlite_path}; it does not take "
                               f"sqlite_path ({params.sqlite_path}). To migrate that file: sqlite2neon run -p sqlite_path "
                               f"{params.sqlite_path}")
-        target = _announce(params, "demo")
-        db = make_demo_db(resolve_path(params.sqlite_path), items=items)
     except RunbookError as exc:
         _fail(str(exc))
-    click.echo(f"demo database: {db} ({items} items)")
-    outcome = run_notebooks(params, target=target)
+    kernel = launch_kernel(params)  # it boots while the target is resolved and the database made
+    try:
+        try:
+            target = _announce(params, "demo")
+            db = make_demo_db(resolve_path(params.sqlite_path), items=items)
+        except RunbookError as exc:
+            _fail(str(exc))
+        click.echo(f"demo database: {db} ({items} items)")
+        outcome = run_notebooks(params, target=target, kernel=kernel)
+    finally:
+        kernel.stop()  # when the run did not (it never began)
     _report(outcome)
     sys.exit(_exit_status(outcome))
 

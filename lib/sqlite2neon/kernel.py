@@ -4,7 +4,7 @@ most of a small run's time, so they are paid once per run; each notebook still g
 injected by papermill, its own executed .ipynb, and an empty namespace, as a new kernel would give it.
 
     kernel = RunKernel.start(root, "sqlite2neon")   # returns at once: it boots while papermill is imported
-    papermill.execute_notebook(src, out, parameters=values, engine_name=engine(), km=kernel.manager())
+    papermill.execute_notebook(src, out, parameters=values, engine_name=engine(), kernel=kernel)
     kernel.request_stop()                           # it exits while the record is written
     kernel.stop()                                   # waits for that
 
@@ -19,18 +19,31 @@ import contextlib
 import ctypes
 import functools
 import gc
+import importlib
+import queue
 import sys
+import threading
 import time
+import typing
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+if typing.TYPE_CHECKING:
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import AsyncKernelManager
 
 ENGINE = "sqlite2neon"  # the papermill engine's name (engine_name=)
 # The kernel's own log (its TCP warning, "KeyboardInterrupt caught in kernel") is not the run's story:
 # what a step says is in its notebook, and the reason of a failure is the first line on stderr.
 # Its history stays in memory, as nbclient's own kernels keep it: nothing is written to ~/.ipython.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
+# At its start it begins importing, in a thread of its own, what every run's steps import (`prewarm`).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:",
+                    "--IPKernelApp.exec_lines=__import__('sqlite2neon.kernel').kernel.prewarm()"]
+# What `prewarm` imports, in the order the steps first need it: libraries every run's steps import, and
+# only those (a library a run may not need would only add to the kernel's memory).
+PREWARMED = ("psycopg", "duckdb", "pyarrow", "pyarrow.compute", "pyarrow.csv", "pandas",
+             "matplotlib.figure", "matplotlib.ticker", "matplotlib.backends.backend_agg")
 # Run silently before each notebook: an empty namespace and execution counts from 1, as in a new
 # kernel (IPython's InteractiveShell.reset), and the previous step's memory freed before the next runs.
 FRESH_NAMESPACE = "get_ipython().reset(new_session=True); __import__('sqlite2neon.kernel').kernel.release_memory()"
@@ -43,18 +56,26 @@ SAVE_EVERY = 1.0  # seconds between saves of a notebook while it runs (`_throttl
 
 
 class RunKernel:
-    """One kernel for a run's notebooks. `start` launches it and returns at once (it boots meanwhile);
-    a kernel that could not be launched keeps the reason in `error`, raised by `manager()`, so that
-    the first notebook fails with it as it would have with a kernel of its own."""
+    """One kernel for a run's notebooks, and one client of it that they all use. `start` launches it
+    and returns at once (it boots meanwhile); a kernel that could not be launched keeps the reason in
+    `error`, raised by `manager()`, so that the first notebook fails with it as it would have with a
+    kernel of its own."""
 
     def __init__(self, km: AsyncKernelManager | None, error: Exception | None = None) -> None:
         self._km = km
+        self._kc: AsyncKernelClient | None = None
+        self._ready = False  # the kernel answered its client
         self._asked = False  # its exit was requested
         self.error = error
+        if km is not None:  # connected now, so that its IOPub subscription is live when the kernel first speaks
+            self._kc = km.client()
+            self._kc.start_channels()
 
     @classmethod
     def start(cls, cwd: Path, kernel_name: str) -> "RunKernel":
         """Launch the kernelspec `kernel_name` in `cwd` (the notebooks' working directory)."""
+        from jupyter_client.manager import AsyncKernelManager  # here: the kernel imports this module (`prewarm`)
+
         km = AsyncKernelManager(kernel_name=kernel_name)
         try:
             run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
@@ -63,10 +84,44 @@ class RunKernel:
         return cls(km)
 
     def manager(self) -> AsyncKernelManager:
-        """The kernel manager to hand papermill (`km=`); raises the launch's error if it failed."""
+        """The kernel's manager; raises the launch's error if it failed."""
         if self._km is None:
             raise self.error or RuntimeError("the kernel was stopped")
         return self._km
+
+    def client(self, timeout: float) -> AsyncKernelClient:
+        """The client the notebooks' executions share, connected since the launch; the first call waits
+        for the kernel to answer (at most `timeout` seconds, RuntimeError after). A client of its own per
+        notebook cost each notebook 0.2 s: jupyter_client's wait_for_ready gives a new IOPub subscription
+        that long to show it is connected, and a fresh one never is in time."""
+        self.manager()
+        if not self._ready:
+            run_sync(self._answered)(timeout)
+            self._kc.allow_stdin = False  # as nbclient sets its own clients: papermill's notebooks are never asked
+            self._ready = True
+        return self._kc
+
+    async def _answered(self, timeout: float) -> None:
+        """Wait for the kernel's kernel_info reply with IOPub connected (a message heard on it), as
+        jupyter_client's wait_for_ready does, without its last step, 0.2 s of waiting for IOPub to fall
+        silent: nbclient passes over messages that answer no request of its own."""
+        kc, deadline = self._kc, time.monotonic() + timeout
+        while True:
+            kc.kernel_info()
+            try:
+                reply = await kc.shell_channel.get_msg(timeout=1)
+            except queue.Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:
+                    await kc.iopub_channel.get_msg(timeout=0.2)
+                    return
+                except queue.Empty:  # IOPub not yet connected: ask again
+                    pass
+            if not await kc.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     def request_stop(self) -> None:
         """Ask the kernel to exit (a shutdown request), without waiting: it exits while the runner
@@ -80,6 +135,9 @@ class RunKernel:
         """Wait for the kernel to exit, asking it first if `request_stop` did not; one still running
         after jupyter_client's `shutdown_wait_time` (5 s) is killed. Then its connection files go."""
         km, self._km = self._km, None
+        if self._kc is not None:
+            self._kc.stop_channels()
+            self._kc = None
         if km is None:
             return
         try:
@@ -91,15 +149,42 @@ class RunKernel:
             run_sync(km.cleanup_resources)()
 
 
+_prewarming: threading.Thread | None = None
+
+
+def prewarm() -> None:
+    """In the kernel, as it starts (KERNEL_ARGUMENTS): import PREWARMED in a thread while the kernel
+    waits for its first notebook (the runner imports papermill and reads that notebook meanwhile), so
+    that the first steps find them imported. `release_memory`, run before each notebook, waits for it:
+    no notebook's code runs while it imports."""
+    global _prewarming
+    _prewarming = threading.Thread(target=_import_prewarmed, name="prewarm imports", daemon=True)
+    _prewarming.start()
+
+
+def _import_prewarmed() -> None:
+    for name in PREWARMED:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the step that imports it says what is wrong
+            return
+
+
 def release_memory() -> None:
     """In the kernel, between notebooks: collect the previous notebook's objects, then hand the heap
     pages they freed back to the system (glibc's malloc_trim(3); elsewhere nothing more), so that
-    what one step used does not stay resident through the next."""
+    what one step used does not stay resident through the next. What survives (the imported modules,
+    their caches) is then frozen (gc.freeze): the collector no longer walks it, so this collection, the
+    next notebook's reset and the collections inside its steps look only at what came after. A cycle
+    among the frozen objects that later becomes garbage stays until the kernel exits."""
+    if _prewarming is not None:
+        _prewarming.join()
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+    gc.freeze()
 
 
 @contextlib.contextmanager
@@ -134,8 +219,8 @@ def _throttled(save, every: float = SAVE_EVERY):
 
 @functools.cache
 def engine() -> str:
-    """Register the papermill engine that runs a notebook in a RunKernel (`km=` its manager) and
-    return its name. papermill is imported here, not with this module, so that a kernel can be
+    """Register the papermill engine that runs a notebook in a RunKernel (`kernel=`) and return its
+    name. papermill is imported here, not with this module, so that a kernel can be
     started before papermill's imports are paid."""
     with _without(UNUSED_BY_PAPERMILL):
         from papermill.clientwrap import PapermillNotebookClient
@@ -154,26 +239,26 @@ def engine() -> str:
             super().papermill_execute_cells()
 
     class SharedKernelEngine(NBClientEngine):
-        """papermill's nbclient engine, run in the kernel of `km` (a RunKernel's manager): the kernel
-        is neither started nor shut down per notebook, and each notebook's client closes its channels."""
+        """papermill's nbclient engine, run in a RunKernel (`kernel=`) through its one client: the kernel
+        is neither started nor shut down per notebook, nor its client made or closed."""
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                     start_timeout=60, execution_timeout=None, km=None, **kwargs):
-            if km is None:
-                raise ValueError(f"the {ENGINE} engine runs notebooks in a kernel it is given (km=)")
+                                     start_timeout=60, execution_timeout=None, kernel=None, **kwargs):
+            if kernel is None:
+                raise ValueError(f"the {ENGINE} engine runs notebooks in a RunKernel it is given (kernel=)")
             client = FreshNamespaceClient(
-                nb_man, km=km, kernel_name=kernel_name, timeout=execution_timeout, startup_timeout=start_timeout,
-                log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                nb_man, km=kernel.manager(), kernel_name=kernel_name, timeout=execution_timeout,
+                startup_timeout=start_timeout, log=logger, log_output=log_output, stdout_file=stdout_file,
+                stderr_file=stderr_file,
             )
+            client.kc = kernel.client(start_timeout)  # nbclient then makes none of its own
             every_save = nb_man.save
             nb_man.save = _throttled(every_save)
             try:
                 return client.execute()
             finally:
                 nb_man.save = every_save  # papermill's last save, with the notebook's end, is never skipped
-                if client.kc is not None:
-                    client.kc.stop_channels()
 
     papermill_engines.register(ENGINE, SharedKernelEngine)
     return ENGINE

@@ -8,6 +8,7 @@ their HTML and `summary.json`. Each step reads what the one before wrote here.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,15 +82,24 @@ def write_summary(run_dir: Path, *, status: str, steps: list[dict], tables: list
 
 
 def render_html(notebook: Path) -> Path:
-    """An HTML rendering of an executed notebook, next to it."""
+    """An HTML rendering of an executed notebook, next to it. Renderings share one exporter, so call
+    this from one thread at a time (the runner renders in one worker thread)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    body, _ = _html_exporter().from_notebook_node(nb)
     out = notebook.with_suffix(".html")
     out.write_text(body)
     return out
+
+
+@functools.cache
+def _html_exporter():
+    """nbconvert's HTML exporter with JupyterLab's template, made once: making one (its template
+    environment, its preprocessors) was half of each notebook's rendering."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab")
 
 
 def losses_of(run_dir: Path) -> list[dict]:

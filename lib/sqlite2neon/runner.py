@@ -14,13 +14,17 @@ import signal
 import sys
 import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import record, report
 from .config import Params, project_root, redact_url
-from .connect import Target, password_of, refusal
 from .errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from .connect import Target
+    from .kernel import RunKernel
 
 NOTEBOOKS = ["00_preflight", "01_inspect_source", "02_plan_schema", "03_load", "04_verify"]
 KERNEL_NAME = "sqlite2neon"
@@ -130,10 +134,26 @@ def notebook_parameters(params: Params) -> dict:
     """The parameters as injected into the notebooks: URLs with passwords become env references."""
     values = params.as_dict()
     for key, env in SECRET_ENV.items():
-        if values[key] and password_of(values[key]):
+        if values[key] and _password_of(values[key]):
             os.environ[env] = values[key]
             values[key] = f"env:{env}"
     return values
+
+
+def _password_of(url: str) -> str:
+    from .connect import password_of  # only for a URL given: connect imports psycopg
+
+    return password_of(url)
+
+
+def launch_kernel(params: Params, root: Path | None = None) -> RunKernel:
+    """Launch the run's kernel (kernel.py) for `run_notebooks(kernel=)`, before the target is resolved
+    and the run directory made, so that it boots (and imports what the steps need) meanwhile. It
+    inherits the secrets' variables (`notebook_parameters`); run_notebooks stops it."""
+    from .kernel import RunKernel
+
+    notebook_parameters(params)
+    return RunKernel.start(root or project_root(), ensure_kernel())
 
 
 def check_kind(params: Params, label: str) -> None:
@@ -145,10 +165,12 @@ def check_kind(params: Params, label: str) -> None:
 
 
 def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: Path | None = None,
-                  label: str = "", target: Target | None = None) -> Outcome:
+                  label: str = "", target: Target | None = None, kernel: RunKernel | None = None) -> Outcome:
     """Run `notebooks` (default: the whole runbook) into a new run directory named after the run and
     `label` (e.g. `verify` for a verification on its own), stopping at the first that fails, or at
-    SIGINT/SIGTERM (`Interrupts`). `target` is the resolved target, named in the record.
+    SIGINT/SIGTERM (`Interrupts`). `target` is the resolved target, named in the record. `kernel` is
+    the run's kernel when `launch_kernel` launched it already (else it is launched here); it is
+    stopped before this returns.
 
     Raises ConfigError (nothing run) for a kind of run the parameters cannot make (`check_kind`)."""
     check_kind(params, label)
@@ -161,13 +183,19 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
     names = notebooks or NOTEBOOKS
     if params.dry_run and not label:  # a migration's dry run stops after the plan; a cutover's lists its changes
         names = [n for n in names if n <= "02_plan_schema"]
-    # `after` ends what outlives the notebooks (the kernel's exit, HTML renderings): closed once the summary is written
-    with Interrupts() as interrupts, contextlib.ExitStack() as after:
-        refused = refusal(target, params) if target else None
+    # What outlives the notebooks: `renders` (their HTML renderings) ends once the summary is written, before the
+    # report links them; `exiting` (the kernel's exit, asked for when the last notebook ended) once the report is written.
+    with Interrupts() as interrupts, contextlib.ExitStack() as exiting, contextlib.ExitStack() as renders:
+        if kernel is not None:
+            exiting.callback(kernel.stop)
+        refused = _refusal(target, params) if target else None
         if refused:  # nothing to run: no notebook can reach this target
             outcome.status, outcome.error = "failed", refused
         else:
-            _execute(params, names, root, run_dir, outcome, interrupts, after)
+            if kernel is None:
+                kernel = launch_kernel(params, root)
+                exiting.callback(kernel.stop)
+            _execute(kernel, params, names, root, run_dir, outcome, interrupts, renders)
         if interrupts.signal:
             outcome.status, outcome.signal = "interrupted", interrupts.signal
             where = outcome.steps[-1]["notebook"] if outcome.steps else "the start"
@@ -184,30 +212,32 @@ def run_notebooks(params: Params, *, notebooks: list[str] | None = None, root: P
             error=outcome.error, target=_target_display(run_dir, params, target), kind=record.run_kind(label, params.dry_run),
             target_detail=target.describe() if target else None, losses=record.losses_of(run_dir),
         )
-        after.close()  # every notebook's HTML rendered (and the kernel gone) before the report links them
+        renders.close()  # every notebook's HTML rendered before the report links them
         report.write_report(run_dir)
         report.write_index(run_dir.parent)
     return outcome
 
 
-def _execute(params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
-             interrupts: Interrupts, after: contextlib.ExitStack) -> None:
-    """Run the notebooks `names` in order into `run_dir`, stopping at the first failure or interrupt.
-    They share one kernel (kernel.py), started before papermill is imported so that it boots meanwhile,
-    and asked to exit when the last notebook ends; `after` waits for its exit, and for each executed
-    notebook's HTML, which is rendered beside it while the next notebook runs."""
+def _refusal(target: Target, params: Params) -> str | None:
+    from .connect import refusal
+
+    return refusal(target, params)
+
+
+def _execute(kernel: RunKernel, params: Params, names: list[str], root: Path, run_dir: Path, outcome: Outcome,
+             interrupts: Interrupts, renders: contextlib.ExitStack) -> None:
+    """Run the notebooks `names` in order into `run_dir` in `kernel` (kernel.py), which they share,
+    stopping at the first failure or interrupt; the kernel is asked to exit when the last notebook ends.
+    Each executed notebook's HTML is rendered beside it while the next notebook runs; `renders` waits
+    for those."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .kernel import RunKernel
-
-    injected = notebook_parameters(params)  # before the kernel starts: it inherits the secrets' variables
-    kernel = RunKernel.start(root, ensure_kernel())
-    after.callback(kernel.stop)
-    renders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
+    injected = notebook_parameters(params)
+    rendering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render html")
     rendered: list = []
-    after.callback(_finish_renders, renders, rendered)
+    renders.callback(_finish_renders, rendering, rendered)
     try:
-        _execute_in(kernel, renders, rendered, injected, names, root, run_dir, outcome, interrupts)
+        _execute_in(kernel, rendering, rendered, injected, names, root, run_dir, outcome, interrupts)
     finally:
         kernel.request_stop()
 
@@ -235,8 +265,9 @@ def _execute_in(kernel, renders, rendered: list, injected: dict, names: list[str
         started = time.monotonic()
         step = {"notebook": name, "status": "passed", "seconds": 0.0}
         try:
+            kernel.manager()  # a kernel that could not be launched fails here, before papermill writes the notebook
             papermill.execute_notebook(
-                str(source), str(executed), parameters=injected, engine_name=engine_name, km=kernel.manager(),
+                str(source), str(executed), parameters=injected, engine_name=engine_name, kernel=kernel,
                 kernel_name=KERNEL_NAME, cwd=str(root), progress_bar=False, log_output=False, report_mode=False,
             )
         except PapermillExecutionError as exc:
