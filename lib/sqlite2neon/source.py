@@ -2,9 +2,12 @@
 
 The file is opened read-only, always: by Python's sqlite3 (`file:...?mode=ro`) for what only SQLite
 knows (the schema SQL, `PRAGMA` answers, the integrity check, orphans), and by DuckDB (`ATTACH ...
-(TYPE sqlite, READ_ONLY)`) for the values: one `sqlite_query` pass per table (per rowid range of a
-large table, ranges in parallel) hands out each value with its `typeof`, and DuckDB computes every
-column's facts from them together, vectorised.
+(TYPE sqlite, READ_ONLY)`) for the values, whose facts DuckDB computes together, vectorised. Columns
+whose DuckDB type lets one storage class only through a typed scan (INTEGER -> BIGINT, TEXT ->
+VARCHAR) are read by DuckDB's own parallel scan of the attached table, which raises on any other
+value (`_typed_scan`); the other columns, and those of a table whose typed scan raised, by one
+`sqlite_query` pass per table (per rowid range of a large table, ranges in parallel) that hands out
+each value with its `typeof` (`_scan`).
 
     >>> profile = inspect_source(Path("data/demo.db"))
     >>> profile.table("mental_items").column("created_at").hints
@@ -396,58 +399,97 @@ def inspect_source(path: Path, *, tables: list[str] | None = None,
     window for instants; numbers that fall outside it in a unit are counted per unit. `shaped`:
     "table.column" names (lower case) whose decimal shape is wanted whatever their declared type (a
     column_overrides type numeric(p,s)). Tables, and the rowid ranges of a table of more than
-    `SPLIT_ROWS` rows, are read in parallel (one worker per core). Raises
-    SourceError for a damaged file, a table filter naming no table, or a file without tables."""
+    `SPLIT_ROWS` rows, are read in parallel (one worker per core), and SQLite's `PRAGMA quick_check`
+    (https://www.sqlite.org/pragma.html#pragma_quick_check) beside them. Raises SourceError for a
+    damaged file (what the check found, whatever else failed meanwhile), a table filter naming no
+    table, or a file without tables."""
     path = Path(path)
     lite = open_sqlite(path)
-    try:
-        integrity = [r[0] for r in sqlite(lite, "PRAGMA quick_check")]
-        if integrity != ["ok"]:
-            first = " ".join(integrity[0].split())[:160]
-            raise SourceError(
-                f"{path} failed SQLite's integrity check ({len(integrity)} problem(s), first: {first}); "
-                "recover it with `sqlite3 app.db .recover | sqlite3 recovered.db` and migrate recovered.db")
-        version = sqlite(lite, "SELECT sqlite_version()")[0][0]
-        master = sqlite(lite, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
-        names = _ordinary_tables(master)
-        if tables:
-            missing = sorted(set(tables) - set(names))
-            if missing:
-                raise SourceError(
-                    f"table filter names {', '.join(missing)}, not in {path}; its tables: {', '.join(names) or 'none'}"
-                )
-            names = [n for n in names if n in tables]
-        if not names:
-            raise SourceError(f"{path} holds no tables to migrate")
-        sql_of = {r[1]: r[3] or "" for r in master}
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        workers = max(1, min(cores, 8))
-        profiles = [_catalogue(lite, name, sql_of[name]) for name in names]
-        ranges = [_rowid_ranges(lite, tp, 2 * workers) for tp in profiles]
-        sampled = [_sampled_classes(lite, tp) for tp in profiles]
-        duck = open_source(path)
+    with ThreadPoolExecutor(1) as checker:
+        check = checker.submit(_quick_check, path)
         try:
-            with ThreadPoolExecutor(workers) as pool:
-                objects = [pool.submit(_table_objects, path, tp) for tp in profiles]
-                scans = [[pool.submit(_scan, duck.cursor(), tp, where, years, classes) for where in wheres]
-                         for tp, wheres, classes in zip(profiles, ranges, sampled)]
-                for tp, parts in zip(profiles, scans):
-                    _apply_facts(lite, tp, _merged([p.result() for p in parts]), years)
-                    _decimal_shapes(lite, tp.name, tp.columns, shaped)
-                for future in objects:
-                    future.result()
+            profile = _inspect(path, lite, tables, years, shaped)
+        except Exception:
+            _passed(path, check.result())
+            raise
         finally:
-            duck.close()
-        if any(r[1] == "sqlite_sequence" for r in master):
-            seqs = {name: int(seq) for name, seq in sqlite(lite, "SELECT name, seq FROM sqlite_sequence")}
-            for tp in profiles:
-                if re.search(r"\bAUTOINCREMENT\b", tp.sql, re.I):
-                    tp.autoincrement_seq = seqs.get(tp.name, 0)
-        views = [{"name": r[1], "sql": r[3]} for r in master if r[0] == "view"]
-        triggers = [{"name": r[1], "table": r[2], "sql": r[3]} for r in master if r[0] == "trigger"]
-        virtual = virtual_tables(master)
+            lite.close()
+        _passed(path, check.result())
+    return profile
+
+
+def _quick_check(path: Path) -> list[str]:
+    """SQLite's `PRAGMA quick_check` of the file, on a connection of its own: ["ok"] or the problems."""
+    lite = open_sqlite(path)
+    try:
+        return [r[0] for r in sqlite(lite, "PRAGMA quick_check")]
     finally:
         lite.close()
+
+
+def _passed(path: Path, integrity: list[str]) -> None:
+    if integrity != ["ok"]:
+        first = " ".join(integrity[0].split())[:160]
+        raise SourceError(
+            f"{path} failed SQLite's integrity check ({len(integrity)} problem(s), first: {first}); "
+            "recover it with `sqlite3 app.db .recover | sqlite3 recovered.db` and migrate recovered.db")
+
+
+def _inspect(path: Path, lite: sqlite3.Connection, tables: list[str] | None, years: tuple[int, int],
+             shaped: frozenset[str]) -> SourceProfile:
+    """`inspect_source`'s profile, but for the integrity check: from the catalogue on `lite`, the values
+    through DuckDB."""
+    version = sqlite(lite, "SELECT sqlite_version()")[0][0]
+    master = sqlite(lite, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+    names = _ordinary_tables(master)
+    if tables:
+        missing = sorted(set(tables) - set(names))
+        if missing:
+            raise SourceError(
+                f"table filter names {', '.join(missing)}, not in {path}; its tables: {', '.join(names) or 'none'}"
+            )
+        names = [n for n in names if n in tables]
+    if not names:
+        raise SourceError(f"{path} holds no tables to migrate")
+    sql_of = {r[1]: r[3] or "" for r in master}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = max(1, min(cores, 8))
+    profiles = [_catalogue(lite, name, sql_of[name]) for name in names]
+    duck = open_source(path)
+    try:
+        typed = [_typed_columns(lite, duck, tp) for tp in profiles]
+        with ThreadPoolExecutor(workers) as pool:
+
+            def through_sqlite(table: TableProfile, columns: list[int]) -> list:
+                if not columns:
+                    return []
+                classes = _sampled_classes(lite, table)
+                return [pool.submit(_scan, duck.cursor(), table, columns, where, years, classes)
+                        for where in _rowid_ranges(lite, table, 2 * workers)]
+
+            objects = [pool.submit(_table_objects, path, tp) for tp in profiles]
+            fast = [pool.submit(_typed_scan, duck.cursor(), tp, columns, years) if columns else None
+                    for tp, columns in zip(profiles, typed)]
+            slow = [through_sqlite(tp, [i for i in range(len(tp.columns)) if i not in columns])
+                    for tp, columns in zip(profiles, typed)]
+            for tp, columns, proven, parts in zip(profiles, typed, fast, slow):
+                facts = proven.result() if proven else {}
+                if facts is None:  # some value does not fit its column's type: read them as SQLite hands them
+                    facts = _merged([p.result() for p in through_sqlite(tp, columns)])
+                _apply_facts(lite, tp, {**_merged([p.result() for p in parts]), **facts}, years)
+                _decimal_shapes(lite, tp.name, tp.columns, shaped)
+            for future in objects:
+                future.result()
+    finally:
+        duck.close()
+    if any(r[1] == "sqlite_sequence" for r in master):
+        seqs = {name: int(seq) for name, seq in sqlite(lite, "SELECT name, seq FROM sqlite_sequence")}
+        for tp in profiles:
+            if re.search(r"\bAUTOINCREMENT\b", tp.sql, re.I):
+                tp.autoincrement_seq = seqs.get(tp.name, 0)
+    views = [{"name": r[1], "sql": r[3]} for r in master if r[0] == "view"]
+    triggers = [{"name": r[1], "table": r[2], "sql": r[3]} for r in master if r[0] == "trigger"]
+    virtual = virtual_tables(master)
     return SourceProfile(str(path), path.stat().st_size, version, "ok", profiles, views, triggers, virtual,
                          list(years))
 
@@ -500,6 +542,32 @@ def _rowid_ranges(lite: sqlite3.Connection, table: TableProfile, parts: int) -> 
     step = (high - low) // parts + 1
     bounds = [low + k * step for k in range(parts)] + [high + 1]
     return [f" WHERE {alias} >= {a} AND {alias} < {b}" for a, b in zip(bounds, bounds[1:])]
+
+
+# DuckDB's type of a column -> the one storage class its typed scan lets through: any other value raises
+# "Mismatch Type Error" (a real, text or BLOB in a BIGINT column; an integer, real or BLOB in a VARCHAR
+# one) or "Invalid unicode" (text that is not UTF-8) during the scan. A DOUBLE column takes integers and
+# reals alike, and a BLOB, DATE or TIMESTAMP column converts what it reads, so theirs prove nothing.
+PROVEN_CLASS = {"BIGINT": "integer", "VARCHAR": "text"}
+
+
+def _typed_columns(lite: sqlite3.Connection, duck: duckdb.DuckDBPyConnection, table: TableProfile) -> list[int]:
+    """The columns of `table` (their positions) that `_typed_scan` reads: those DuckDB's scan of the
+    attached table types BIGINT or VARCHAR (`PROVEN_CLASS`). None in a WITHOUT ROWID table or one with a
+    column named rowid (the typed scan takes its first examples by rowid), nor in a table SQLite reads
+    through a covering index (its scan order, which picks the examples of a `sqlite_query` pass, is
+    then not rowid order: https://www.sqlite.org/eqp.html)."""
+    if table.without_rowid or "rowid" in {c.name.lower() for c in table.columns}:
+        return []
+    names = ", ".join(sqlite_ident(c.name) for c in table.columns)
+    plan = lite.execute(f"EXPLAIN QUERY PLAN SELECT {names} FROM {sqlite_ident(table.name)}").fetchall()
+    if any("INDEX" in row[-1] for row in plan):
+        return []
+    try:
+        types = dict(duck.execute(f"SELECT column_name, column_type FROM (DESCRIBE src.{duck_ident(table.name)})").fetchall())
+    except duckdb.Error:
+        return []
+    return [i for i, c in enumerate(table.columns) if c.duckdb_type in PROVEN_CLASS and types.get(c.name) == c.duckdb_type]
 
 
 def _shown(value: bytes | None, stored: set[str]) -> str | None:
@@ -613,25 +681,26 @@ def _decimals(number: str) -> str:
     return f"greatest(length({fraction}) - {exponent}, 0)"
 
 
-def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years: tuple[int, int],
-          classes: list[set[str]]) -> dict[str, Any]:
-    """One pass over `table` (the rows `where` picks): {"i.kind.fact": value} for every column i, each
-    fact an aggregate of `_facts`, merged across passes by its kind (`_merged`). `classes`: per
-    column, the storage classes a sample of rows found (`_sampled_classes`), whose facts alone are
-    computed; when a column turns out to store another class, the pass is made again with every
-    fact of every class. SQLite hands each value out with its `typeof`: text and BLOBs as their
-    bytes (DuckDB checks UTF-8 only when a value leaves it, so text that is not UTF-8 is counted,
-    and left out of the tests of text, by `decode`), reals as printf('%!.20e'), which parses back to
-    the same double (the 17 digits of '%!.17g' do not at the extremes)."""
+def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: list[int], where: str,
+          years: tuple[int, int], classes: list[set[str]]) -> dict[str, Any]:
+    """One pass over `columns` (positions in `table`) of the rows `where` picks: {"i.kind.fact": value}
+    for every column i, each fact an aggregate of `_facts`, merged across passes by its kind
+    (`_merged`). `classes`: per column, the storage classes a sample of rows found
+    (`_sampled_classes`), whose facts alone are computed; when a column turns out to store another
+    class, the pass is made again with every fact of every class. SQLite hands each value out with
+    its `typeof`: text and BLOBs as their bytes (DuckDB checks UTF-8 only when a value leaves it, so
+    text that is not UTF-8 is counted, and left out of the tests of text, by `decode`), reals as
+    printf('%!.20e'), which parses back to the same double (the 17 digits of '%!.17g' do not at the
+    extremes)."""
     try:
         register_json_functions(cur)
-        facts = _scan_once(cur, table, where, years, classes, exact=False)
-        stored = [{k for k in STORAGE_CLASSES if facts[f"{i}.n.{k}"]} for i in range(len(table.columns))]
-        if any(found - {"null"} - expected for found, expected in zip(stored, classes)):
+        facts = _scan_once(cur, table, columns, where, years, classes, exact=False)
+        stored = {i: {k for k in STORAGE_CLASSES if facts[f"{i}.n.{k}"]} for i in columns}
+        if any(stored[i] - {"null"} - classes[i] for i in columns):
             classes = [set(STORAGE_CLASSES)] * len(table.columns)
-            facts = _scan_once(cur, table, where, years, classes, exact=False)
-        if not _ranges_decided(facts, len(table.columns), years):
-            facts = _scan_once(cur, table, where, years, classes, exact=True)
+            facts = _scan_once(cur, table, columns, where, years, classes, exact=False)
+        if not _ranges_decided(facts, columns, years):
+            facts = _scan_once(cur, table, columns, where, years, classes, exact=True)
         return facts
     except duckdb.Error as exc:
         raise SourceError(f"SQLite could not hand out the values of table {table.name}: {_explain(exc)}") from None
@@ -639,22 +708,96 @@ def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years
         cur.close()
 
 
-def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, where: str, years: tuple[int, int],
-               classes: list[set[str]], exact: bool) -> dict[str, Any]:
-    handed, derived, flags, aggs = [], [], [], []
-    for i, col in enumerate(table.columns):
-        c = sqlite_ident(col.name)
+def _scan_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: list[int], where: str,
+               years: tuple[int, int], classes: list[set[str]], exact: bool) -> dict[str, Any]:
+    handed, derived, aggs = [], [], []
+    flags: list[list[str]] = [[], [], [], []]
+    for i in columns:
+        c = sqlite_ident(table.columns[i].name)
         # a column without reals expected hands its values as they are: a real found there redoes the pass
         value = f"CASE typeof({c}) WHEN 'real' THEN printf('%!.20e', {c}) ELSE {c} END" if "real" in classes[i] else c
         handed += [f"typeof({c}) AS t{i}", f"{value} AS v{i}"]
         derived += [f"t{i}", f"v{i}", *_derived(i, classes[i])]
-        flags += _flags(i, years, classes[i])
+        for layer, more in zip(flags, _flags(i, years, classes[i])):
+            layer += more
         aggs += _facts(i, years, classes[i], exact)
-    query = f"SELECT {', '.join(handed)} FROM {sqlite_ident(table.name)}{where}"
-    sql = (f"SELECT count(*), {', '.join(a for _, a in aggs)} FROM (SELECT *, {', '.join(flags)} FROM "
-           f"(SELECT {', '.join(derived)} FROM sqlite_query('src', {sql_string(query)})))")
-    row = cur.execute(sql).fetchone()
+    # a pass over some columns only reads the table's own b-tree, in rowid order, as a pass over all of
+    # them does (`_typed_columns`), whichever index holds those few
+    indexed = "" if len(columns) == len(table.columns) else " NOT INDEXED"
+    query = f"SELECT {', '.join(handed)} FROM {sqlite_ident(table.name)}{indexed}{where}"
+    rows = f"SELECT {', '.join(derived)} FROM sqlite_query('src', {sql_string(query)})"
+    row = cur.execute(_aggregated(rows, flags, aggs)).fetchone()
     return {"rows.n": row[0], **dict(zip((name for name, _ in aggs), row[1:]))}
+
+
+def _aggregated(rows: str, flags: list[list[str]], aggs: list[tuple[str, str]]) -> str:
+    """DuckDB SQL: count(*) and the aggregates `aggs` over `rows`, with the per-value tests of
+    `_flags` computed between, each layer once (a name used in the SELECT list that defines it would
+    be recomputed wherever it is used)."""
+    for layer in flags:
+        if layer:
+            rows = f"SELECT *, {', '.join(layer)} FROM ({rows})"
+    return f"SELECT count(*), {', '.join(a for _, a in aggs)} FROM ({rows})"
+
+
+def _typed_scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: list[int],
+                years: tuple[int, int]) -> dict[str, Any] | None:
+    """The facts of `columns` (positions in `table`, from `_typed_columns`) as `_scan` gives them, read
+    by DuckDB's parallel typed scan of the attached table: each value comes as BIGINT or VARCHAR, which
+    proves its storage class (`PROVEN_CLASS`), so no `typeof` is handed out with it nor tested; the
+    first example of a fact is that of the least rowid, as a `sqlite_query` pass in rowid order gives
+    it. None when the scan raised, some value not being of its column's class (the caller then reads
+    these columns through `sqlite_query`)."""
+    try:
+        register_json_functions(cur)
+        facts = _typed_once(cur, table, columns, years, exact=False)
+        if not _ranges_decided(facts, columns, years):
+            facts = _typed_once(cur, table, columns, years, exact=True)
+        return facts
+    except (duckdb.Error, UnicodeError):  # the error names the value, which may not be UTF-8 itself
+        return None
+    finally:
+        cur.close()
+
+
+def _typed_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: list[int], years: tuple[int, int],
+                exact: bool) -> dict[str, Any]:
+    read, aggs = ["rowid AS _r"], []
+    flags: list[list[str]] = [[], [], [], []]
+    for i in columns:
+        col = table.columns[i]
+        c = duck_ident(col.name)
+        kind = PROVEN_CLASS[col.duckdb_type]
+        read.append(f"{c} AS v{i}")
+        if kind == "text":
+            read.append(f"{c} AS x{i}")
+        else:
+            read += [f"{c} AS iv{i}", f"CAST({c} AS DOUBLE) AS n{i}"]
+        for layer, more in zip(flags, _flags(i, years, {kind})):
+            layer += more
+        aggs += _facts(i, years, {kind}, exact, typed=True)
+    rows = f"SELECT {', '.join(read)} FROM src.{duck_ident(table.name)}"
+    row = cur.execute(_aggregated(rows, flags, aggs)).fetchone()
+    facts = {"rows.n": row[0], **dict(zip((name for name, _ in aggs), row[1:]))}
+    _read_examples(cur, table, facts)
+    return facts
+
+
+def _read_examples(cur: duckdb.DuckDBPyConnection, table: TableProfile, facts: dict[str, Any]) -> None:
+    """The examples of a typed scan's facts, which it gives as rowids (`_first`): each the value of
+    its column in that row, as text (SQLite's own digits for an integer), read in one query."""
+    wanted = {name: (int(name.split(".")[0]), rowid) for name, rowid in facts.items()
+              if rowid is not None and (".ex." in name or name.endswith(".range.first"))}
+    if not wanted:
+        return
+    columns = sorted({i for i, _ in wanted.values()})
+    texts = ", ".join(f"CAST({sqlite_ident(table.columns[i].name)} AS TEXT)" for i in columns)
+    rowids = ", ".join(str(r) for r in sorted({r for _, r in wanted.values()}))
+    query = f"SELECT rowid, {texts} FROM {sqlite_ident(table.name)} WHERE rowid IN ({rowids})"
+    found = {int(row[0]): dict(zip(columns, row[1:]))
+             for row in cur.execute(f"SELECT * FROM sqlite_query('src', {sql_string(query)})").fetchall()}
+    for name, (i, rowid) in wanted.items():
+        facts[name] = found[rowid][i]
 
 
 def _derived(i: int, classes: set[str]) -> list[str]:
@@ -683,86 +826,114 @@ def _sampled_classes(lite: sqlite3.Connection, table: TableProfile, rows: int = 
     return [seen - {"null"} for seen in found]
 
 
-def _flags(i: int, years: tuple[int, int], classes: set[str]) -> list[str]:
-    """DuckDB SQL: per-value tests of column i that several aggregates share, each expensive one (a
-    regex, JSON parsing, a Python function) behind a cheap test that every value it can match passes:
-    CASE runs its THEN only on the rows its WHEN picks, where AND would run both sides on every row."""
+def _flags(i: int, years: tuple[int, int], classes: set[str]) -> list[list[str]]:
+    """DuckDB SQL: per-value tests of column i that several aggregates share, in layers (each uses
+    the ones before), each expensive one (a regex, JSON parsing, a Python function) behind a cheap
+    test that every value it can match passes: CASE runs its THEN only on the rows its WHEN picks
+    (and an AND there stops at its first false), where AND elsewhere would run both sides on every
+    row. The cheap tests are what a value costs when nothing matches, so they are the cheapest DuckDB
+    has: the first character's code point (`unicode`, a few nanoseconds), one character searched for."""
     x, n = f"x{i}", f"n{i}"
     first, last = _window_seconds(years)
-    iso = f"iso{i}"
     at = f"epoch_us({iso_instant(x)})"
     lo, hi = unit_window("julian_day", first, last + 1)
     as_number = f"TRY_CAST(trim({x}, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) AS DOUBLE)"
-    # a number's text starts with white space, a sign, a point or a digit
-    numberish = f"ascii({x}) IN (9, 10, 11, 12, 13, 32, 43, 45, 46, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57)"
-    text = [
-        # ISO text starts with four digits and '-': its fifth character is '-'
-        f"CASE WHEN substr({x}, 5, 1) = '-' THEN regexp_matches({x}, {sql_string(ISO_TEXT)}) ELSE false END AS {iso}",
-        f"CASE WHEN substr({x}, 5, 1) = '-' THEN regexp_matches({x}, '^\\d{{4}}-[01]\\d-[0-3]\\d') ELSE false END AS isoish{i}",
-        f"CASE WHEN {iso} THEN NOT regexp_matches({x}, {sql_string(DATE_TEXT)}) ELSE false END AS timed{i}",
-        f"CASE WHEN {iso} THEN ({at} < {first * 1_000_000} OR {at} > {last * 1_000_000 + 999_999}) ELSE false END AS tout{i}",
+    lead = f"lead{i}"  # the first character's code point: -1 for empty text
+    # JSON is an array or object: its first character after any spaces is [ or {. ltrim removes the
+    # Unicode space separators (U+0020, U+00A0 and some beyond): only text starting with one needs it.
+    bracketed = (f"CASE WHEN {lead} = 91 OR {lead} = 123 THEN true "
+                 f"WHEN {lead} = 32 OR {lead} >= 160 THEN left(ltrim({x}), 1) IN ('[', '{{') ELSE false END")
+    text = [[f"unicode({x}) AS {lead}"], [
+        # ISO text starts with four digits and '-' (so does every text `iso` matches)
+        f"CASE WHEN {lead} BETWEEN 48 AND 57 THEN regexp_matches({x}, '^\\d{{4}}-[01]\\d-[0-3]\\d') ELSE false END AS isoish{i}",
         # a digit other than 0 beyond the sixth: `.0000000` has none to cut
         f"CASE WHEN contains({x}, ':') THEN regexp_matches({x}, '\\d:\\d\\d:\\d\\d[.,]\\d{{6}}\\d*[1-9]') ELSE false END AS nanos{i}",
-        f"CASE WHEN left(ltrim({x}), 1) IN ('[', '{{') THEN json_valid({x}) ELSE false END AS json{i}",
-        # the Python checks run only for JSON holding an object, or text holding \u
+        f"CASE WHEN {bracketed} THEN json_valid({x}) ELSE false END AS json{i}",
+        # the Python check runs only for text holding \u that may be JSON holding a string: after any
+        # white space, a string, an array or an object
+        f"CASE WHEN ({lead} BETWEEN 9 AND 13 OR {lead} = 32 OR {lead} = 34 OR {lead} = 91 OR {lead} = 123) "
+        f"AND contains({x}, '\\u') THEN json_jsonb_cannot_hold({x}) ELSE false END AS unheld{i}",
+        # number text, which a Julian-day column reads as a Julian day (as SQLite's date functions do),
+        # starts with white space, a sign, a point or a digit: a character below ':'
+        f"CASE WHEN {lead} < 58 AND regexp_matches({x}, {sql_string(NUMBER_TEXT)}) "
+        f"THEN {as_number} < {lo} OR {as_number} >= {hi} ELSE false END AS jout{i}",
+    ], [
+        f"CASE WHEN isoish{i} THEN regexp_matches({x}, {sql_string(ISO_TEXT)}) ELSE false END AS iso{i}",
+        # the Python check runs only for JSON holding an object
         f"CASE WHEN json{i} AND contains({x}, '{{') THEN json_repeats_key({x}) ELSE false END AS repeats{i}",
-        f"CASE WHEN contains({x}, '\\u') THEN json_jsonb_cannot_hold({x}) ELSE false END AS unheld{i}",
-        # number text, which a Julian-day column reads as a Julian day (as SQLite's date functions do)
-        f"CASE WHEN {numberish} THEN regexp_matches({x}, {sql_string(NUMBER_TEXT)}) AND "
-        f"({as_number} < {lo} OR {as_number} >= {hi}) ELSE false END AS jout{i}",
-    ]
-    numbers = [
-        f"CASE WHEN r{i} THEN {_decimals(n)} END AS dec{i}",
-        f"CASE WHEN r{i} THEN CAST({n} AS VARCHAR) ELSE v{i} END AS shown{i}",  # a real's shortest digits
-    ]
-    return (text if "text" in classes else []) + (numbers if classes & {"integer", "real"} else [])
+    ], [
+        f"CASE WHEN iso{i} THEN NOT regexp_matches({x}, {sql_string(DATE_TEXT)}) ELSE false END AS timed{i}",
+        f"CASE WHEN iso{i} THEN ({at} < {first * 1_000_000} OR {at} > {last * 1_000_000 + 999_999}) ELSE false END AS tout{i}",
+    ]] if "text" in classes else [[], [], [], []]
+    # a real as its shortest digits, how many decimals it has
+    numbers = ([f"CASE WHEN r{i} THEN {_decimals(n)} END AS dec{i}",
+                f"CASE WHEN r{i} THEN CAST({n} AS VARCHAR) ELSE v{i} END AS shown{i}"] if "real" in classes
+               else [f"v{i} AS shown{i}"] if "integer" in classes else [])
+    return [text[0], text[1] + numbers, *text[2:]]
 
 
-def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True) -> list[tuple[str, str]]:
+def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True,
+           typed: bool = False) -> list[tuple[str, str]]:
     """(name, DuckDB aggregate) for column i: storage classes, the extremes of each class, integers
     beyond 2^53, epoch ranges of the numbers (integers and reals alike, whatever else the column
     stores), numbers outside the plausible `years` in each unit and reals with digits beyond a
     microsecond in each, 0/1, JSON, ISO dates (and those outside `years`), digits beyond
     microseconds, NUL characters and invalid UTF-8. Only the facts of the storage `classes` given
     are computed (the others are 0 or None for a column without such values); unless `exact`, the
-    numbers' epoch ranges are left to `_ranges_decided`. A name is
-    "i.kind.fact", its kind how passes over parts of the table merge: n (a count: summed), lo / hi
-    (an extreme), ex (the first example)."""
+    numbers' epoch ranges are left to `_ranges_decided`. `typed`: the column holds the one class
+    given, read by `_typed_scan` (no `typeof`, valid UTF-8, the first example the least rowid's). A
+    name is "i.kind.fact", its kind how passes over parts of the table merge: n (a count: summed),
+    lo / hi (an extreme), ex (the first example)."""
     t, v, x, n = f"t{i}", f"v{i}", f"x{i}", f"n{i}"
-    out = [(f"{i}.n.{k}", f"count_if({t} = '{k}')") for k in STORAGE_CLASSES]
+    if typed:
+        out = [(f"{i}.n.{k}", f"count({v})") for k in classes] + [(f"{i}.n.null", f"count(*) - count({v})")]
+    else:
+        out = [(f"{i}.n.{k}", f"count_if({t} = '{k}')") for k in STORAGE_CLASSES]
     if "integer" in classes:
         out += [(f"{i}.lo.integer", f"min(iv{i})"), (f"{i}.hi.integer", f"max(iv{i})"),
                 (f"{i}.n.wide", f"count_if(iv{i} > {DOUBLE_EXACT} OR iv{i} < -{DOUBLE_EXACT})")]
     if "real" in classes:
         out += [(f"{i}.lo.real", f"min({n}) FILTER (WHERE r{i})"), (f"{i}.hi.real", f"max({n}) FILTER (WHERE r{i})")]
-    # text and BLOBs as BLOBs, which DuckDB orders by their bytes, as SQLite's BINARY does
-    out += [(f"{i}.{e}.{k}", f"{f}(encode({v}))" + ("" if classes == {k} else f" FILTER (WHERE {t} = '{k}')"))
+    # text and BLOBs as BLOBs, which DuckDB orders by their bytes, as SQLite's BINARY does (VARCHAR too)
+    out += [(f"{i}.{e}.{k}", f"encode({f}({v}))" if typed else f"{f}(encode({v}))" + ("" if classes == {k} else f" FILTER (WHERE {t} = '{k}')"))
             for k in ("text", "blob") if k in classes for e, f in (("lo", "min"), ("hi", "max"))]
 
     def counted(name: str, test: str, example: str) -> None:
         out.append((f"{i}.n.{name}", f"count_if({test})"))
-        # the first in scan order: one thread reads a pass, and any_value skips NULLs
-        out.append((f"{i}.ex.{name}", f"any_value(CASE WHEN {test} THEN {example} END)"))
+        out.append((f"{i}.ex.{name}", _first(test, example, typed)))
 
     if classes & {"integer", "real"} and exact:
         for unit, (lo, hi), (early, late) in _unit_ranges(years):
             out.append((f"{i}.n.in.{unit}", f"count_if({n} BETWEEN {lo} AND {hi})"))
             counted(f"out.{unit}", f"({n} < {early} OR {n} >= {late})", f"shown{i}")
+    elif typed and classes == {"integer"}:  # the same from the integers' own extremes, as doubles round them
+        out += [(f"{i}.range.least", f"CAST(min(iv{i}) AS DOUBLE)"), (f"{i}.range.most", f"CAST(max(iv{i}) AS DOUBLE)"),
+                (f"{i}.range.count", f"count({v})"), (f"{i}.range.first", _first(f"{v} IS NOT NULL", v, typed))]
     elif classes & {"integer", "real"}:  # the least and greatest number decide most of them (`_ranges_decided`)
         out += [(f"{i}.range.least", f"min({n})"), (f"{i}.range.most", f"max({n})"), (f"{i}.range.count", f"count({n})"),
-                (f"{i}.range.first", f"any_value(CASE WHEN {n} IS NOT NULL THEN shown{i} END)")]
+                (f"{i}.range.first", _first(f"{n} IS NOT NULL", f"shown{i}", typed))]
     if classes & {"integer", "real"}:
-        out.append((f"{i}.n.zero_one", f"count_if({n} IN (0, 1))"))
+        out.append((f"{i}.n.zero_one", f"count_if({f'iv{i}' if typed else n} IN (0, 1))"))
     if "real" in classes:
         for unit, most in UNIT_DECIMALS.items():
             counted(f"finer.{unit}", f"dec{i} > {most}", f"shown{i}")
         counted("finer.julian_day", f"(r{i} AND {JULIAN_FINER.format(n=n)})", f"shown{i}")
     if "text" in classes:
         out += [(f"{i}.n.json", f"count_if(json{i})"), (f"{i}.n.iso", f"count_if(isoish{i})"),
-                (f"{i}.n.nul", f"count_if(contains({x}, chr(0)))"), (f"{i}.n.bad", f"count_if({t} = 'text') - count({x})")]
+                (f"{i}.n.nul", f"count_if(contains({x}, chr(0)))")]
+        if not typed:  # text a typed scan reads is UTF-8
+            out.append((f"{i}.n.bad", f"count_if({t} = 'text') - count({x})"))
         for name in ("nanos", "timed", "repeats", "unheld", "tout", "jout"):
             counted(name, f"{name}{i}", x)
     return out
+
+
+def _first(test: str, example: str, typed: bool) -> str:
+    """DuckDB SQL: the example of the first row that passes `test`, in the order SQLite hands the rows
+    out, where any_value skips NULLs and one thread reads a `sqlite_query` pass. In a typed scan, which
+    DuckDB reads in parallel, the least rowid of such a row (the example being the column's value,
+    `_read_examples` reads it there): cheaper than carrying a string along each row."""
+    return f"min(CASE WHEN {test} THEN _r END)" if typed else f"any_value(CASE WHEN {test} THEN {example} END)"
 
 
 def _unit_ranges(years: tuple[int, int]) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
@@ -773,14 +944,14 @@ def _unit_ranges(years: tuple[int, int]) -> list[tuple[str, tuple[float, float],
             for unit, fits in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE))]
 
 
-def _ranges_decided(facts: dict[str, Any], columns: int, years: tuple[int, int]) -> bool:
+def _ranges_decided(facts: dict[str, Any], columns: list[int], years: tuple[int, int]) -> bool:
     """The counts of numbers in each unit's range, and outside the plausible years in it, from a
     column's least and greatest number, where they lie wholly inside or outside a range: every number
     or none (the first number then being the first example). False when some range falls between
     them: only counting each number tells, so the pass is made again with `exact` facts. Bounds are
-    compared as the doubles DuckDB compares them as."""
+    compared as the doubles DuckDB compares them as. `columns`: the positions the pass read."""
     decided: dict[str, Any] = {}
-    for i in range(columns):
+    for i in columns:
         if f"{i}.range.count" not in facts:
             continue
         count, least, most = (facts.pop(f"{i}.range.{k}") for k in ("count", "least", "most"))
