@@ -545,9 +545,10 @@ def _rowid_ranges(lite: sqlite3.Connection, table: TableProfile, parts: int) -> 
 
 
 # DuckDB's type of a column -> the one storage class its typed scan lets through: any other value raises
-# "Mismatch Type Error" (a real, text or BLOB in a BIGINT column; an integer, real or BLOB in a VARCHAR
-# one) or "Invalid unicode" (text that is not UTF-8) during the scan. A DOUBLE column takes integers and
-# reals alike, and a BLOB, DATE or TIMESTAMP column converts what it reads, so theirs prove nothing.
+# "Mismatch Type Error" during the scan (a real, text or BLOB in a BIGINT column; an integer, real or BLOB
+# in a VARCHAR one). Text that is not UTF-8 passes into a VARCHAR as it is (DuckDB checks only when a
+# value leaves it), so `_typed_once` decodes each. A DOUBLE column takes integers and reals alike, and a
+# BLOB, DATE or TIMESTAMP column converts what it reads: theirs prove nothing.
 PROVEN_CLASS = {"BIGINT": "integer", "VARCHAR": "text"}
 
 
@@ -768,11 +769,10 @@ def _typed_once(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: li
         col = table.columns[i]
         c = duck_ident(col.name)
         kind = PROVEN_CLASS[col.duckdb_type]
-        read.append(f"{c} AS v{i}")
-        if kind == "text":
-            read.append(f"{c} AS x{i}")
+        if kind == "text":  # the scan hands out bytes that are not UTF-8 as they are: decode raises on them
+            read.append(f"decode(encode({c})) AS x{i}")
         else:
-            read += [f"{c} AS iv{i}", f"CAST({c} AS DOUBLE) AS n{i}"]
+            read += [f"{c} AS v{i}", f"{c} AS iv{i}", f"CAST({c} AS DOUBLE) AS n{i}"]
         for layer, more in zip(flags, _flags(i, years, {kind})):
             layer += more
         aggs += _facts(i, years, {kind}, exact, typed=True)
@@ -886,6 +886,7 @@ def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True
     lo / hi (an extreme), ex (the first example)."""
     t, v, x, n = f"t{i}", f"v{i}", f"x{i}", f"n{i}"
     if typed:
+        v = x if classes == {"text"} else v  # a typed scan's text is read once, decoded
         out = [(f"{i}.n.{k}", f"count({v})") for k in classes] + [(f"{i}.n.null", f"count(*) - count({v})")]
     else:
         out = [(f"{i}.n.{k}", f"count_if({t} = '{k}')") for k in STORAGE_CLASSES]
