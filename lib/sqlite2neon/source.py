@@ -561,7 +561,10 @@ def _typed_columns(lite: sqlite3.Connection, duck: duckdb.DuckDBPyConnection, ta
     if table.without_rowid or "rowid" in {c.name.lower() for c in table.columns}:
         return []
     names = ", ".join(sqlite_ident(c.name) for c in table.columns)
-    plan = lite.execute(f"EXPLAIN QUERY PLAN SELECT {names} FROM {sqlite_ident(table.name)}").fetchall()
+    try:
+        plan = lite.execute(f"EXPLAIN QUERY PLAN SELECT {names} FROM {sqlite_ident(table.name)}").fetchall()
+    except sqlite3.Error:  # e.g. a generated column calling the app's function: `_scan` says so
+        return []
     if any("INDEX" in row[-1] for row in plan):
         return []
     try:
