@@ -703,7 +703,7 @@ def _scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: list[int
         if any(stored[i] - {"null"} - classes[i] for i in columns):
             classes = [set(STORAGE_CLASSES)] * len(table.columns)
             facts = _scan_once(cur, table, columns, where, years, classes, exact=False)
-        if not _ranges_decided(facts, columns, years):
+        if _undecided(facts, columns, years):
             facts = _scan_once(cur, table, columns, where, years, classes, exact=True)
         return facts
     except duckdb.Error as exc:
@@ -755,8 +755,10 @@ def _typed_scan(cur: duckdb.DuckDBPyConnection, table: TableProfile, columns: li
     try:
         register_json_functions(cur)
         facts = _typed_once(cur, table, columns, years, exact=False)
-        if not _ranges_decided(facts, columns, years):
-            facts = _typed_once(cur, table, columns, years, exact=True)
+        undecided = _undecided(facts, columns, years)
+        if undecided:  # those columns' facts again, counted number by number; the others' stand
+            facts = {k: v for k, v in facts.items() if k.split(".")[0] not in {str(i) for i in undecided}}
+            facts.update(_typed_once(cur, table, undecided, years, exact=True))
         return facts
     except (duckdb.Error, UnicodeError):  # the error names the value, which may not be UTF-8 itself
         return None
@@ -883,7 +885,7 @@ def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True
     microsecond in each, 0/1, JSON, ISO dates (and those outside `years`), digits beyond
     microseconds, NUL characters and invalid UTF-8. Only the facts of the storage `classes` given
     are computed (the others are 0 or None for a column without such values); unless `exact`, the
-    numbers' epoch ranges are left to `_ranges_decided`. `typed`: the column holds the one class
+    numbers' epoch ranges are left to `_undecided`. `typed`: the column holds the one class
     given, read by `_typed_scan` (no `typeof`, valid UTF-8, the first example the least rowid's). A
     name is "i.kind.fact", its kind how passes over parts of the table merge: n (a count: summed),
     lo / hi (an extreme), ex (the first example)."""
@@ -913,7 +915,7 @@ def _facts(i: int, years: tuple[int, int], classes: set[str], exact: bool = True
     elif typed and classes == {"integer"}:  # the same from the integers' own extremes, as doubles round them
         out += [(f"{i}.range.least", f"CAST(min(iv{i}) AS DOUBLE)"), (f"{i}.range.most", f"CAST(max(iv{i}) AS DOUBLE)"),
                 (f"{i}.range.count", f"count({v})"), (f"{i}.range.first", _first(f"{v} IS NOT NULL", v, typed))]
-    elif classes & {"integer", "real"}:  # the least and greatest number decide most of them (`_ranges_decided`)
+    elif classes & {"integer", "real"}:  # the least and greatest number decide most of them (`_undecided`)
         out += [(f"{i}.range.least", f"min({n})"), (f"{i}.range.most", f"max({n})"), (f"{i}.range.count", f"count({n})"),
                 (f"{i}.range.first", _first(f"{n} IS NOT NULL", f"shown{i}", typed))]
     if classes & {"integer", "real"}:
@@ -948,18 +950,19 @@ def _unit_ranges(years: tuple[int, int]) -> list[tuple[str, tuple[float, float],
             for unit, fits in zip(TIME_UNITS, (SECONDS_RANGE, MILLIS_RANGE, MICROS_RANGE, JULIAN_RANGE))]
 
 
-def _ranges_decided(facts: dict[str, Any], columns: list[int], years: tuple[int, int]) -> bool:
+def _undecided(facts: dict[str, Any], columns: list[int], years: tuple[int, int]) -> list[int]:
     """The counts of numbers in each unit's range, and outside the plausible years in it, from a
     column's least and greatest number, where they lie wholly inside or outside a range: every number
-    or none (the first number then being the first example). False when some range falls between
-    them: only counting each number tells, so the pass is made again with `exact` facts. Bounds are
-    compared as the doubles DuckDB compares them as. `columns`: the positions the pass read."""
-    decided: dict[str, Any] = {}
+    or none (the first number then being the first example). Returned: the columns (of `columns`, the
+    positions the pass read) where some range falls between them: only counting each number tells,
+    so the pass is made again for them with `exact` facts. Bounds are compared as the doubles DuckDB
+    compares them as."""
+    undecided = []
     for i in columns:
         if f"{i}.range.count" not in facts:
             continue
-        count, least, most = (facts.pop(f"{i}.range.{k}") for k in ("count", "least", "most"))
-        example = facts.pop(f"{i}.range.first")
+        count, least, most, example = (facts[f"{i}.range.{k}"] for k in ("count", "least", "most", "first"))
+        decided: dict[str, Any] = {}
         for unit, (lo, hi), (early, late) in _unit_ranges(years):
             lo, hi, early, late = (float(b) for b in (lo, hi, early, late))
             if not count or most < lo or least > hi:
@@ -967,15 +970,20 @@ def _ranges_decided(facts: dict[str, Any], columns: list[int], years: tuple[int,
             elif lo <= least and most <= hi:
                 decided[f"{i}.n.in.{unit}"] = count
             else:
-                return False
+                break
             if not count or (least >= early and most < late):
                 decided[f"{i}.n.out.{unit}"], decided[f"{i}.ex.out.{unit}"] = 0, None
             elif most < early or least >= late:
                 decided[f"{i}.n.out.{unit}"], decided[f"{i}.ex.out.{unit}"] = count, example
             else:
-                return False
-    facts.update(decided)
-    return True
+                break
+        else:
+            for k in ("count", "least", "most", "first"):
+                del facts[f"{i}.range.{k}"]
+            facts.update(decided)
+            continue
+        undecided.append(i)
+    return undecided
 
 
 def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
