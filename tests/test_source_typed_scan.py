@@ -73,7 +73,13 @@ def test_typed_columns_are_the_integer_and_text_ones(varied):
 
 def test_the_typed_scan_gives_the_profile_of_sqlite_query(varied, monkeypatch):
     """Every fact of every column, examples (the first in rowid order) included."""
-    assert inspect_source(varied) == through_sqlite_query(varied, monkeypatch)
+    profile = inspect_source(varied)
+    assert profile == through_sqlite_query(varied, monkeypatch)
+    body, created = profile.table("t").column("body"), profile.table("t").column("created_at")
+    assert (body.storage["text"], body.nul_values, body.sub_microsecond, body.times_of_day) == (514, 15, 31, 32)
+    assert (body.json_repeated_keys, body.json_unheld, body.outside_years) == (15, 30, {"text": 15, "julian_day": 74})
+    assert (created.storage["integer"], created.wide_integers, created.hints) == (480, 119, ["ambiguous_unit"])
+    assert created.outside_years == {"unix_seconds": 209, "unix_millis": 179, "unix_micros": 148, "julian_day": 449}
 
 
 def test_the_typed_scan_gives_the_profile_of_sqlite_query_in_rowid_ranges_too(varied, monkeypatch):
