@@ -48,9 +48,10 @@ SNAPSHOT_DIGITS = 3  # hex digits of a key's MD5 that name its snapshot bucket: 
 HASH_HEX = 16  # hex digits of each MD5 a snapshot keeps (8 bytes): key hash, then row hash
 SNAPSHOT = "s2n_snapshot"  # the temporary table a snapshot is built in (`write_snapshot`)
 PASS_ROWS = 200_000  # rows of the whole-table pass over Postgres folded at a time (`target_pass`)
-# timestamptz_send's bytes for +infinity, which the pass also sends for NULL: neither has a month
-NO_INSTANT = b"\x7f\xff\xff\xff\xff\xff\xff\xff"
-MINUS_INFINITY = -(2 ** 63)
+# timestamptz_send's int64 for -infinity and +infinity; the pass sends the latter for NULL too: none has a month
+MINUS_INFINITY, PLUS_INFINITY = -(2 ** 63), 2 ** 63 - 1
+NO_INSTANT = PLUS_INFINITY.to_bytes(8, "big")
+PAIR = HASH_HEX  # bytes of a snapshot entry: the key hash's HASH_HEX / 2 bytes, then the row hash's
 DAY_US = 86_400_000_000
 
 
@@ -276,19 +277,17 @@ class Spool:
     def __init__(self, width: int):
         self.file = tempfile.TemporaryFile()
         self.places: list[list[tuple[int, int]]] = [[] for _ in range(width)]  # (offset, bytes)
-        self.size = 0
         self.rows: list[int] = []
         self.checksums: list[int] = []
 
     def add(self, raw: bytes, counts: np.ndarray) -> None:
         """Pairs sorted by bucket, `counts` of them in each."""
+        offset = self.file.tell()
         self.file.write(raw)
-        offset = self.size
         for b in np.flatnonzero(counts).tolist():
-            n = int(counts[b]) * 16
+            n = int(counts[b]) * PAIR
             self.places[b].append((offset, n))
             offset += n
-        self.size += len(raw)
 
     def __iter__(self):
         self.file.flush()
@@ -318,15 +317,18 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
     (src/backend/utils/adt/timestamp.c, timestamptz_send), infinities the int64 extremes."""
     keyed = bool(table.primary_key)
     row = canonical.target_row_expr(table)
-    hashes = (sql.SQL("decode(left(md5({}), 16) || left(md5({}), 16), 'hex')").format(target_key(table), row)
-              if keyed else sql.SQL("decode(left(md5({}), 16), 'hex')").format(row))  # the row is its own key
+    def head(text: sql.Composable) -> sql.Composable:  # the hex digits of an MD5 a snapshot keeps
+        return sql.SQL("left(md5({}), {})").format(text, sql.Literal(HASH_HEX))
+
+    hashes = (sql.SQL("decode({} || {}, 'hex')").format(head(target_key(table)), head(row)) if keyed
+              else sql.SQL("decode({}, 'hex')").format(head(row)))  # the row is its own key
     instants = sql.SQL("").join(
         sql.SQL(" || coalesce(timestamptz_send({}), {})").format(sql.Identifier(table.columns[i].target),
                                                                  sql.Literal(NO_INSTANT)) for i in months)
     fields = [("k", ">u8")] + ([("r", ">u8")] if keyed else []) + [(f"m{j}", ">i8") for j in range(len(months))]
     layout = np.dtype(fields)
     bound = 16 ** SAMPLE_DIGITS if sample is None else _sample_limit(sample)
-    out = TargetPass(months={i: {} for i in months})
+    out = TargetPass()
     width = 16 ** SNAPSHOT_DIGITS
     spool = Spool(width) if snapshot else None
     per_bucket = [np.zeros(width, np.int64) for _ in range(3)]  # rows, checksum's high and low 30 bits
@@ -351,7 +353,7 @@ def target_pass(conn: psycopg.Connection, schema: str, table: TablePlan, *, mont
             spool.add(pairs.tobytes(), np.bincount(bucket, minlength=width))
         for j in range(len(months)):
             us = a[f"m{j}"].astype(np.int64)
-            us = us[(us != MINUS_INFINITY) & (us != 2 ** 63 - 1)]
+            us = us[(us != MINUS_INFINITY) & (us != PLUS_INFINITY)]
             days = np.datetime64("2000-01-01", "D") + (us // DAY_US).astype("timedelta64[D]")
             found, n = np.unique(days.astype("datetime64[M]").astype(np.int64), return_counts=True)
             for m, c in zip(found.tolist(), n.tolist()):
